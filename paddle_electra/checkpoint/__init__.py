@@ -1,0 +1,1 @@
+"""Framework-free checkpoint readers: each yields numpy arrays by name, lazily, without TF or torch."""

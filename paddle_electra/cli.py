@@ -1,0 +1,222 @@
+"""``paddle-electra``: one thin subcommand per job; the work lives in the library modules.
+
+Errors this package raises on purpose print as one line (``error: …``) with exit status 2; ``--debug``
+shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import ElectraError
+
+log = logging.getLogger("paddle_electra")
+Handler = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
+
+
+def command(name: str, help_text: str, configure: Callable[[argparse.ArgumentParser], None]):
+    def register(handler: Handler) -> Handler:
+        COMMANDS[name] = (help_text, configure, handler)
+        return handler
+
+    return register
+
+
+# --------------------------------------------------------------------------------------------- convert
+def _convert_args(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--tf-checkpoint", metavar="DIR|PREFIX",
+                     help="HFL TensorFlow checkpoint (directory or prefix such as DIR/electra_small)")
+    src.add_argument("--hf", metavar="DIR|FILE", help="Hugging Face model directory, model.safetensors or .bin")
+    dst = p.add_mutually_exclusive_group(required=True)
+    dst.add_argument("--output", "-o", metavar="DIR", help="output directory")
+    dst.add_argument("--name", metavar="MODEL", help="write into the local store as this catalog name")
+    p.add_argument("--vocab", metavar="FILE", help="vocab.txt (default: the one beside the checkpoint)")
+    p.add_argument("--config", metavar="NAME|JSON",
+                   help="sizes to expect (catalog name or HFL config JSON); inferred from shapes by default")
+    p.add_argument("--force", action="store_true", help="replace an output directory holding another model")
+
+
+@command("convert", "convert a TF checkpoint or HF model into Paddle model directories", _convert_args)
+def _convert(args: argparse.Namespace) -> int:
+    from .convert.hf import convert_hf
+    from .convert.tf import convert_tf_checkpoint
+
+    if args.tf_checkpoint:
+        written = convert_tf_checkpoint(args.tf_checkpoint, output=args.output, name=args.name,
+                                        vocab=args.vocab, config=args.config, force=args.force)
+        for role, path in written.items():
+            print(f"{role}: {path}")
+    else:
+        print(convert_hf(args.hf, output=args.output, name=args.name, vocab=args.vocab, force=args.force))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ export-hf
+def _export_hf_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="NAME|DIR")
+    p.add_argument("--output", "-o", required=True, metavar="DIR")
+    p.add_argument("--force", action="store_true")
+
+
+@command("export-hf", "write a Paddle model as HF model.safetensors + config.json", _export_hf_args)
+def _export_hf(args: argparse.Namespace) -> int:
+    from .convert.hf import export_hf
+
+    print(export_hf(args.model, args.output, force=args.force))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------- list/info
+def _list_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--installed", action="store_true", help="only models present in the local store")
+
+
+@command("list", "list HFL's released models and which are in the local store", _list_args)
+def _list(args: argparse.Namespace) -> int:
+    from .catalog import CATALOG
+    from .store import installed, models_dir
+
+    have = set(installed())
+    print(f"{'name':<40} {'E':>5} {'H':>5} {'L':>3} {'A':>3} {'I':>5}  store  hf id")
+    for name, v in CATALOG.items():
+        if args.installed and name not in have:
+            continue
+        s = v.sizes
+        mark = "yes" if name in have else "-"
+        print(f"{name:<40} {s.embedding_size:>5} {s.hidden_size:>5} {s.num_hidden_layers:>3} "
+              f"{s.num_attention_heads:>3} {s.intermediate_size:>5}  {mark:<5}  {v.hf_id}")
+    print(f"\nstore: {models_dir()} (set PADDLE_ELECTRA_HOME to move it)")
+    return 0
+
+
+def _info_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="NAME|DIR")
+
+
+@command("info", "show sizes and provenance of a catalog name or a model directory", _info_args)
+def _info(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .catalog import get_variant
+    from .errors import ConfigError
+    from .modeling.config import read_config_json, sizes_from_dict
+    from .store import CONFIG_FILE, is_model_dir, read_meta, store_path
+
+    path = Path(args.model).expanduser()
+    info: dict[str, object] = {}
+    if not path.is_dir():
+        try:
+            variant = get_variant(args.model)
+        except ConfigError:
+            raise ConfigError(f"{args.model!r} is neither a directory nor a known model name; "
+                              "see `paddle-electra list`") from None
+        info.update(name=variant.name, description=variant.description, hf_id=variant.hf_id,
+                    companion=variant.companion, sizes=asdict(variant.sizes))
+        path = store_path(variant.name)
+    if is_model_dir(path):
+        config = read_config_json(path / CONFIG_FILE)
+        info.update(directory=str(path), architectures=config.get("architectures"),
+                    sizes=asdict(sizes_from_dict(config, str(path / CONFIG_FILE))), provenance=read_meta(path))
+    elif path.is_dir():
+        raise ConfigError(f"{path} is not a model directory (no {CONFIG_FILE} + model_state.pdparams)")
+    else:
+        info["directory"] = f"not in the local store ({path})"
+    print(json.dumps(info, indent=2, ensure_ascii=False))
+    return 0
+
+
+# -------------------------------------------------------------------------------------------- download
+def _download_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="NAME")
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the hub (default 10)")
+
+
+@command("download", "fetch an HFL release from the Hugging Face hub (needs network) and convert it", _download_args)
+def _download(args: argparse.Namespace) -> int:
+    from .download import download
+
+    print(download(args.model, force=args.force, timeout=args.timeout))
+    return 0
+
+
+# ------------------------------------------------------------------------------------ fill-mask / rtd
+def _text_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="NAME|DIR")
+    p.add_argument("texts", nargs="+", metavar="TEXT")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--max-seq-len", type=int, default=128)
+
+
+@command("fill-mask", "predict [MASK] tokens with a generator", _text_args)
+def _fill_mask(args: argparse.Namespace) -> int:
+    from .inference import fill_mask
+
+    for text, preds in zip(args.texts, fill_mask(args.model, args.texts, args.top_k, args.max_seq_len)):
+        print(text)
+        for pred in preds:
+            print(f"  [MASK]@{pred.position}: " + "  ".join(f"{tok} {p:.3f}" for tok, p in pred.candidates))
+    return 0
+
+
+@command("rtd", "score each token as original or replaced with a discriminator", _text_args)
+def _rtd(args: argparse.Namespace) -> int:
+    from .inference import detect_replaced
+
+    for text, scores in zip(args.texts, detect_replaced(args.model, args.texts, args.max_seq_len)):
+        print(text)
+        print("  " + " ".join(f"{s.token}{'*' if s.replaced_prob > 0.5 else ''}({s.replaced_prob:.2f})"
+                              for s in scores))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ main
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paddle-electra",
+        description="Chinese ELECTRA (HFL) for PaddlePaddle: convert, inspect, use and fine-tune.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("--quiet", "-q", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (help_text, configure, handler) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        configure(p)
+        p.set_defaults(handler=handler)
+    return parser
+
+
+def _setup_logging(debug: bool, quiet: bool) -> None:
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("paddle_electra").setLevel(level)
+    os.environ.setdefault("GLOG_minloglevel", "2")  # silence Paddle's C++ INFO lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.debug, args.quiet)
+    try:
+        return args.handler(args)
+    except ElectraError as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

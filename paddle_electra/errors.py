@@ -1,0 +1,30 @@
+"""Typed errors: every message names the file or key at fault and says how to fix it.
+
+The CLI prints ``str(err)`` as one line (no traceback unless ``--debug``), so messages must stand alone.
+"""
+
+from __future__ import annotations
+
+
+class ElectraError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+class CheckpointError(ElectraError):
+    """A checkpoint file is missing, truncated, corrupt or of an unknown format."""
+
+
+class ConversionError(ElectraError):
+    """Tensors could not be mapped onto a model: unmapped keys, unfilled parameters, wrong shapes."""
+
+
+class ConfigError(ElectraError):
+    """A model name, config or size does not match what was asked for."""
+
+
+class DataError(ElectraError):
+    """A data file (tsv/json) is malformed; the message names the file and line."""
+
+
+class StoreError(ElectraError):
+    """The local model store or an output directory cannot be used as asked."""

@@ -1,0 +1,90 @@
+"""Pretraining heads used directly: generator fill-mask and discriminator replaced-token detection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class MaskPrediction:
+    position: int  # token index in the encoded sequence ([CLS] is 0)
+    candidates: list[tuple[str, float]]  # (token, probability), best first
+
+
+@dataclass(frozen=True)
+class TokenScore:
+    token: str
+    replaced_prob: float
+
+
+def _encode(tokenizer, texts: list[str], max_seq_len: int) -> dict[str, np.ndarray]:
+    if not texts or any(not isinstance(t, str) or not t.strip() for t in texts):
+        raise ConfigError("every input text must be a non-empty string")
+    batch = tokenizer(texts, max_length=max_seq_len, truncation=True, padding=True, return_attention_mask=True)
+    return {k: np.asarray(batch[k], dtype="int64") for k in ("input_ids", "token_type_ids", "attention_mask")}
+
+
+def _forward(model, encoded: dict[str, np.ndarray]) -> np.ndarray:
+    import paddle
+
+    with paddle.no_grad():
+        out = model(
+            input_ids=paddle.to_tensor(encoded["input_ids"]),
+            token_type_ids=paddle.to_tensor(encoded["token_type_ids"]),
+            attention_mask=paddle.to_tensor(encoded["attention_mask"]),  # int64: see notes §3.7
+        )
+    out = out[0] if isinstance(out, (tuple, list)) else out
+    return out.numpy()
+
+
+def fill_mask(model_dir: str | Path, texts: list[str], top_k: int = 5, max_seq_len: int = 128,
+              model=None, tokenizer=None) -> list[list[MaskPrediction]]:
+    """Top-k tokens for each ``[MASK]`` in each text, from a generator directory."""
+    from .modeling.load import load_model
+    from .tokenizer import load_tokenizer
+
+    if model is None:
+        model, model_dir = load_model(model_dir, head="generator")
+    tokenizer = tokenizer or load_tokenizer(model_dir)
+    encoded = _encode(tokenizer, texts, max_seq_len)
+    mask_id = tokenizer.convert_tokens_to_ids("[MASK]")
+    if not (encoded["input_ids"] == mask_id).any(axis=1).all():
+        raise ConfigError("fill-mask needs at least one [MASK] in every text")
+    logits = _forward(model, encoded)
+    results = []
+    for row, ids in enumerate(encoded["input_ids"]):
+        predictions = []
+        for pos in np.flatnonzero(ids == mask_id):
+            scores = logits[row, pos] - logits[row, pos].max()
+            probs = np.exp(scores) / np.exp(scores).sum()
+            best = np.argsort(-probs)[:top_k]
+            tokens = tokenizer.convert_ids_to_tokens([int(i) for i in best])
+            predictions.append(MaskPrediction(int(pos), [(t, float(probs[i])) for t, i in zip(tokens, best)]))
+        results.append(predictions)
+    return results
+
+
+def detect_replaced(model_dir: str | Path, texts: list[str], max_seq_len: int = 128,
+                    model=None, tokenizer=None) -> list[list[TokenScore]]:
+    """Per-token probability of having been replaced, from a discriminator directory (special tokens omitted)."""
+    from .modeling.load import load_model
+    from .tokenizer import load_tokenizer
+
+    if model is None:
+        model, model_dir = load_model(model_dir, head="discriminator")
+    tokenizer = tokenizer or load_tokenizer(model_dir)
+    encoded = _encode(tokenizer, texts, max_seq_len)
+    logits = _forward(model, encoded).reshape(encoded["input_ids"].shape)  # PaddleNLP squeezes batch 1
+    probs = 1.0 / (1.0 + np.exp(-logits))
+    special = set(tokenizer.all_special_ids)
+    results = []
+    for row, ids in enumerate(encoded["input_ids"]):
+        keep = [i for i, t in enumerate(ids) if encoded["attention_mask"][row, i] and int(t) not in special]
+        tokens = tokenizer.convert_ids_to_tokens([int(ids[i]) for i in keep])
+        results.append([TokenScore(tok, float(probs[row, i])) for tok, i in zip(tokens, keep)])
+    return results
