@@ -133,9 +133,13 @@ def check_expected(source: TensorSource, mapped: dict[str, tuple[str, bool]], ac
     if _same_but_heads(expected.sizes, actual):
         return
     matches = [v.name for v in match_sizes(actual, expected.role)]
-    real = f"the checkpoint matches {matches[0]}" if matches else "no HFL release has the checkpoint's sizes"
-    if len(matches) > 1:
-        real += f" (same shapes: {', '.join(matches[1:])})"
+    if matches:
+        real = f"the checkpoint matches {matches[0]}"
+        real += f" (same shapes: {', '.join(matches[1:])})" if len(matches) > 1 else ""
+        real += " — name that model instead"
+    else:
+        real = (f"the checkpoint matches no HFL release (E={actual.embedding_size} H={actual.hidden_size} "
+                f"L={actual.num_hidden_layers}) — convert it with --output DIR instead of --name")
     for spec in param_specs(expected.sizes, head):
         if spec.paddle not in mapped:
             continue
@@ -145,11 +149,11 @@ def check_expected(source: TensorSource, mapped: dict[str, tuple[str, bool]], ac
             want = spec.shape[::-1] if transpose else spec.shape
             raise ConversionError(
                 f"{source.path}: tensor {src_name!r} has shape {_fmt(tuple(source.shapes[src_name]))} but "
-                f"{expected.name} expects {_fmt(want)}; {real} — name that model instead"
+                f"{expected.name} expects {_fmt(want)}; {real}"
             )
     raise ConversionError(
         f"{source.path}: {expected.name} has {expected.sizes.num_hidden_layers} layers but the checkpoint has "
-        f"{actual.num_hidden_layers}; {real} — name that model instead"
+        f"{actual.num_hidden_layers}; {real}"
     )
 
 

@@ -175,7 +175,7 @@ def export_hf(model_dir: str | Path, output: str | Path, force: bool = False) ->
     sizes = sizes_from_dict(config, str(model_dir / CONFIG_FILE))
     head = _paddle_head(config, read_meta(model_dir))
     state = paddle.load(str(model_dir / WEIGHTS_FILE), return_numpy=True)
-    num_labels = int(config.get("num_labels", 2))
+    num_labels = len(config["id2label"]) if config.get("id2label") else int(config.get("num_labels", 2))
     specs = param_specs(sizes, head, num_labels)
     if not any(k.startswith("electra.") for k in state):
         specs = strip_prefix(specs)
@@ -191,7 +191,7 @@ def export_hf(model_dir: str | Path, output: str | Path, force: bool = False) ->
         "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "initializer_range": 0.02,
     })
     if head in ("seq-cls", "token-cls"):
-        hf_config["num_labels"] = num_labels
+        hf_config["id2label"] = config.get("id2label") or {str(i): f"LABEL_{i}" for i in range(num_labels)}
     with atomic_dir(Path(output), force=force, fingerprint=None) as tmp:
         save_safetensors(tensors, tmp / "model.safetensors", metadata={"format": "pt"})
         write_json(tmp / "config.json", hf_config)

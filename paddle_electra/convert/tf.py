@@ -86,7 +86,7 @@ def plan_tf_checkpoint(path: str | Path, config: str | Path | None = None,
                 raise _not_electra(source)
             log.info("%s: no generator in this checkpoint; writing the discriminator only", source.path)
             continue
-        emb_scope = "generator" if f"{scope}/embeddings/word_embeddings" in source.shapes else "electra"
+        emb_scope = scope if f"{scope}/embeddings/word_embeddings" in source.shapes else "electra"  # untied gen
         mapped = map_names(source, renamer("tf", (role,), scope=scope, emb_scope=emb_scope))  # type: ignore[arg-type]
         sizes = infer_sizes(source, mapped, _hint(role, prefix.parent, config), role)
         if expected_variant is not None:
