@@ -90,7 +90,14 @@ def test_word_tokenize_sentence_split_approximation() -> None:
 def test_treebank_rules_match_real_nltk_on_random_strings() -> None:
     """Differential check when nltk happens to be installed (it is not a dependency)."""
     nltk_tok = pytest.importorskip("nltk.tokenize").NLTKWordTokenizer()
-    alphabet = list("abz09 .,:;!?'\"()[]{}<>-–$%&@#*`‘’“”«»/~+=_^") + ["n't", "can", "not", "...", "--", "3.5"]
+    alphabet = list("abz09 .,:;!?'\"()[]{}<>-–$%&@#*`‘’“”«»/~+=_^") + [
+        "n't",
+        "can",
+        "not",
+        "...",
+        "--",
+        "3.5",
+    ]
     rng = random.Random(1234)
     for _ in range(2000):
         s = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 20)))

@@ -8,7 +8,6 @@ shapes, not from config.json, because two hfl uploads ship a wrong one (see ``ca
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from pathlib import Path
 from typing import Any

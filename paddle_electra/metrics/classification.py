@@ -1,0 +1,66 @@
+"""Classification metrics with the seed's reporting format.
+
+The seed (``finetune/classification/classification_metrics.py`` ``AccuracyScorer`` and ``finetune/scorer.py``)
+reports accuracy as a percentage and the mean per-example loss, printed as
+``"<task>: accuracy: 86.70 - loss: 0.33"`` (``"{:}: {:.2f}"`` joined by ``" - "``). The same line format is
+used for ``results.txt``; mirroring it keeps logs diffable against the seed's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+__all__ = ["AccuracyScorer", "accuracy", "format_metrics"]
+
+
+def _as_list(values: Any) -> list[Any]:
+    if hasattr(values, "tolist"):  # numpy arrays and paddle tensors
+        values = values.tolist()
+    return list(values)
+
+
+def accuracy(preds: Sequence[Any] | Any, labels: Sequence[Any] | Any) -> float:
+    """Percentage (0-100) of ``preds`` equal to ``labels``, as the seed's ``AccuracyScorer`` reports it."""
+    p, y = _as_list(preds), _as_list(labels)
+    if len(p) != len(y):
+        raise ValueError(f"accuracy: {len(p)} predictions but {len(y)} labels")
+    if not p:
+        raise ValueError("accuracy: no examples to score")
+    correct = sum(1 for a, b in zip(p, y) if a == b)
+    return 100.0 * correct / len(p)
+
+
+def format_metrics(task: str, metrics: Mapping[str, float]) -> str:
+    """The seed's one-line summary: ``task: k1: v1 - k2: v2`` with two decimals, in mapping order."""
+    return task + ": " + " - ".join(f"{k}: {v:.2f}" for k, v in metrics.items())
+
+
+class AccuracyScorer:
+    """Accumulates batches like the seed's scorer: accuracy in percent and loss averaged per example."""
+
+    def __init__(self) -> None:
+        self._preds: list[Any] = []
+        self._labels: list[Any] = []
+        self._total_loss = 0.0
+
+    def update(
+        self, preds: Iterable[Any], labels: Iterable[Any], losses: Iterable[float] | None = None
+    ) -> None:
+        """Add one batch; ``losses`` are per-example (the seed sums them and divides by the example count)."""
+        p, y = _as_list(preds), _as_list(labels)
+        if len(p) != len(y):
+            raise ValueError(f"AccuracyScorer.update: {len(p)} predictions but {len(y)} labels")
+        self._preds.extend(p)
+        self._labels.extend(y)
+        if losses is not None:
+            self._total_loss += float(sum(_as_list(losses)))
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    def results(self) -> dict[str, float]:
+        """``{"accuracy": percent, "loss": mean loss}`` in the seed's order."""
+        if not self._labels:
+            raise ValueError("AccuracyScorer.results: no examples were added")
+        return {"accuracy": accuracy(self._preds, self._labels), "loss": self._total_loss / len(self._labels)}

@@ -1,0 +1,51 @@
+"""Fine-tuning tasks: the registry of the seven Chinese tasks and readers for their data files."""
+
+from paddle_electra.tasks.readers import (
+    Answer,
+    ClassificationExample,
+    QAExample,
+    ReadReport,
+    TaskData,
+    find_split_file,
+    load_examples,
+    load_labels,
+    load_split,
+    read_cail_jsonl,
+    read_qa_json,
+    read_tsv_examples,
+    save_labels,
+    task_labels,
+)
+from paddle_electra.tasks.registry import (
+    TASKS,
+    TaskDefaults,
+    TaskSpec,
+    TsvColumns,
+    get_task,
+    normalize_split,
+    task_names,
+)
+
+__all__ = [
+    "TASKS",
+    "Answer",
+    "ClassificationExample",
+    "QAExample",
+    "ReadReport",
+    "TaskData",
+    "TaskDefaults",
+    "TaskSpec",
+    "TsvColumns",
+    "find_split_file",
+    "get_task",
+    "load_examples",
+    "load_labels",
+    "load_split",
+    "normalize_split",
+    "read_cail_jsonl",
+    "read_qa_json",
+    "read_tsv_examples",
+    "save_labels",
+    "task_labels",
+    "task_names",
+]

@@ -1,0 +1,635 @@
+"""Readers for the seed's fine-tuning data: tsv (classification), SQuAD-v1 JSON (QA), CAIL2018 JSON lines.
+
+Layout (as in ymcui/Chinese-ELECTRA): ``D/finetuning_data/<task>/{train,dev,eval}.{tsv,json}``; ``D/<task>/…``
+and ``test.*`` (for ``eval``) are accepted too, and the file actually used is logged.
+
+The seed reads tsv rows with ``csv.reader(delimiter="\\t", quotechar=None)`` and skips the first line of every
+file as a header; we do the same (quotes are literal). Where the seed would crash or silently drop a row,
+we raise :class:`~paddle_electra.errors.DataError` with ``path:line: what was expected`` instead, and every
+line that is skipped on purpose (header, blank lines, CAIL multi-charge records) is counted in a
+:class:`ReadReport` and logged on ``paddle_electra.tasks``. UTF-8 BOMs and CRLF line endings are accepted
+transparently; lines are split on ``\\n`` only, so a lone ``\\r`` inside a line stays part of the text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from paddle_electra.errors import DataError
+from paddle_electra.tasks.registry import TaskSpec, TsvColumns, get_task, normalize_split
+
+logger = logging.getLogger("paddle_electra.tasks")
+
+__all__ = [
+    "Answer",
+    "ClassificationExample",
+    "QAExample",
+    "ReadReport",
+    "TaskData",
+    "find_split_file",
+    "load_examples",
+    "load_labels",
+    "load_split",
+    "read_cail_jsonl",
+    "read_qa_json",
+    "read_tsv_examples",
+    "save_labels",
+    "task_labels",
+]
+
+_BOM = b"\xef\xbb\xbf"
+_MAX_LISTED = 10  # line numbers / labels listed in one log or error line
+
+
+# ----------------------------------------------------------------------------------------------------
+# Data classes
+# ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClassificationExample:
+    """One tsv/CAIL row. ``guid`` is ``<split>-<i>`` with the seed's example id ``i`` (data line index)."""
+
+    guid: str
+    text_a: str
+    text_b: str | None
+    label: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A reference answer: text and its character offset in the context (-1 when the file gives none)."""
+
+    text: str
+    start: int
+
+
+@dataclass(frozen=True)
+class QAExample:
+    """One question. Train keeps only ``answers[0]`` (as the seed trains on); dev/eval keep all references."""
+
+    qid: str
+    question: str
+    context: str
+    answers: tuple[Answer, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.answers, tuple):  # accept lists, keep the dataclass hashable
+            object.__setattr__(self, "answers", tuple(self.answers))
+
+
+@dataclass
+class ReadReport:
+    """What a reader did with one file: examples kept, lines/records skipped and warnings, by reason."""
+
+    path: Path
+    split: str
+    n_examples: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    warnings: Counter[str] = field(default_factory=Counter)
+    skipped_lines: dict[str, list[int]] = field(default_factory=dict)
+
+    def skip(self, reason: str, line: int | None = None) -> None:
+        self.skipped[reason] += 1
+        if line is not None:
+            self.skipped_lines.setdefault(reason, []).append(line)
+
+    def summary(self) -> str:
+        """One log line: ``path (split): N examples; skipped: reason n (lines …); warnings: …``."""
+        noun = "example" if self.n_examples == 1 else "examples"
+        parts = [f"{self.path} ({self.split}): {self.n_examples} {noun}"]
+        if self.skipped:
+            items = []
+            for reason, n in self.skipped.items():
+                lines = self.skipped_lines.get(reason, [])
+                where = ""
+                if lines:
+                    shown = ", ".join(map(str, lines[:_MAX_LISTED]))
+                    more = ", …" if len(lines) > _MAX_LISTED else ""
+                    where = f" (line{'s' if len(lines) > 1 else ''} {shown}{more})"
+                items.append(f"{reason} {n}{where}")
+            parts.append("skipped: " + "; ".join(items))
+        if self.warnings:
+            parts.append("warnings: " + "; ".join(f"{k} {v}" for k, v in self.warnings.items()))
+        return "; ".join(parts)
+
+    def log(self) -> None:
+        unusual = any(reason != "header" for reason in self.skipped) or bool(self.warnings)
+        logger.log(logging.WARNING if unusual else logging.INFO, "%s", self.summary())
+
+
+@dataclass
+class TaskData:
+    """A loaded split: the examples plus where they came from and the label list used."""
+
+    spec: TaskSpec
+    split: str
+    path: Path
+    examples: list[Any]
+    labels: tuple[str, ...]
+    report: ReadReport
+
+
+# ----------------------------------------------------------------------------------------------------
+# Files
+# ----------------------------------------------------------------------------------------------------
+def _split_names(split: str) -> tuple[str, ...]:
+    return ("eval", "test") if split == "eval" else (split,)
+
+
+def find_split_file(task: str | TaskSpec, data_dir: str | os.PathLike[str], split: str) -> Path:
+    """Locate ``<split>.<ext>`` for a task under ``D/finetuning_data/<task>/`` or ``D/<task>/``.
+
+    ``eval`` also accepts ``test.*``. The chosen file is logged; other matching candidates are logged as
+    ignored.
+    """
+    spec = get_task(task)
+    split = normalize_split(split)
+    root = Path(data_dir)
+    candidates = [
+        d / f"{name}.{ext}"
+        for d in (root / "finetuning_data" / spec.name, root / spec.name)
+        for name in _split_names(split)
+        for ext in spec.extensions
+    ]
+    found = [p for p in candidates if p.is_file()]
+    if not found:
+        looked = ", ".join(str(p) for p in candidates)
+        raise DataError(f"{spec.name} {split} data not found; looked for: {looked}")
+    chosen = found[0]
+    logger.info("%s %s: using %s", spec.name, split, chosen)
+    for other in found[1:]:
+        logger.warning("%s %s: also found %s, ignored (using %s)", spec.name, split, other, chosen)
+    return chosen
+
+
+def _iter_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield (1-based line number, text) with BOM and line endings removed; non-UTF-8 names the line."""
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot open: {exc.strerror or exc}") from None
+    with fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if lineno == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM) :]
+            if raw.endswith(b"\n"):
+                raw = raw[:-1]
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            try:
+                yield lineno, raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"{path}:{lineno}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} "
+                    f"of the line); re-save the file as UTF-8"
+                ) from None
+
+
+def _fmt_labels(labels: Sequence[str]) -> str:
+    if len(labels) <= _MAX_LISTED:
+        return repr(list(labels))
+    return f"the {len(labels)} known labels (first {_MAX_LISTED}: {list(labels[:_MAX_LISTED])!r})"
+
+
+# ----------------------------------------------------------------------------------------------------
+# tsv classification (chnsenticorp, lcqmc, bqcorpus, xnli, cail2018 tsv)
+# ----------------------------------------------------------------------------------------------------
+def read_tsv_examples(
+    path: str | os.PathLike[str],
+    spec: str | TaskSpec,
+    split: str,
+    labels: Sequence[str] | None = None,
+) -> tuple[list[ClassificationExample], ReadReport]:
+    """Read one tsv split with the task's column layout; the first line is skipped as a header (as the seed).
+
+    ``labels`` defaults to the task's fixed label list; ``None`` for a task without one (cail2018 train)
+    accepts any non-empty label.
+    """
+    spec = get_task(spec)
+    split = normalize_split(split)
+    path = Path(path)
+    cols = spec.columns_for(split)
+    allowed = tuple(labels) if labels is not None else spec.labels
+    report = ReadReport(path=path, split=split)
+    examples: list[ClassificationExample] = []
+    languages: Counter[str] = Counter()
+    for lineno, line in _iter_lines(path):
+        if lineno == 1:
+            report.skip("header", lineno)
+            _warn_if_header_is_data(path, line, cols, spec, allowed)
+            continue
+        if not line.strip():
+            report.skip("blank", lineno)
+            continue
+        fields = line.split("\t")
+        if len(fields) < cols.n_columns or (cols.exact and len(fields) != cols.n_columns):
+            raise DataError(f"{path}:{lineno}: expected {cols.describe()}, got {len(fields)}")
+        label = fields[cols.label]
+        if label in spec.label_aliases:
+            report.warnings[f"label {label!r} read as {spec.label_aliases[label]!r}"] += 1
+            label = spec.label_aliases[label]
+        if not label.strip():
+            raise DataError(f"{path}:{lineno}: empty label (column {cols.label + 1})")
+        if allowed is not None and label not in allowed:
+            raise DataError(f"{path}:{lineno}: label {label!r} not in {_fmt_labels(allowed)}")
+        text_a = fields[cols.text_a]
+        if not text_a.strip():
+            raise DataError(f"{path}:{lineno}: empty text_a (column {cols.text_a + 1})")
+        text_b = None
+        if cols.text_b is not None:
+            text_b = fields[cols.text_b]
+            if not text_b.strip():
+                raise DataError(f"{path}:{lineno}: empty text_b (column {cols.text_b + 1})")
+        if not cols.exact:
+            languages[fields[0]] += 1
+        examples.append(ClassificationExample(f"{split}-{lineno - 2}", text_a, text_b, label))
+    if spec.name == "xnli" and languages and set(languages) != {"zh"}:
+        report.warnings["rows not in language 'zh'"] += sum(
+            n for lang, n in languages.items() if lang != "zh"
+        )
+        logger.warning(
+            "%s: rows per language %s; the seed does not filter by language, so all are used. Supply a "
+            "zh-only file to match the published XNLI numbers.",
+            path,
+            dict(languages.most_common()),
+        )
+    return _finish(examples, report)
+
+
+def _warn_if_header_is_data(
+    path: Path, line: str, cols: TsvColumns, spec: TaskSpec, allowed: Sequence[str] | None
+) -> None:
+    fields = line.split("\t")
+    if allowed is None or len(fields) < cols.n_columns:
+        return
+    label = spec.label_aliases.get(fields[cols.label], fields[cols.label])
+    if label in allowed:
+        logger.warning(
+            "%s:1: first line looks like data (label %r), but it is skipped as a header, as the seed does",
+            path,
+            label,
+        )
+
+
+def _finish(examples: list[Any], report: ReadReport) -> tuple[list[Any], ReadReport]:
+    report.n_examples = len(examples)
+    report.log()
+    if not examples:
+        raise DataError(f"{report.path}: no examples ({report.summary()})")
+    return examples, report
+
+
+# ----------------------------------------------------------------------------------------------------
+# CAIL2018 JSON lines
+# ----------------------------------------------------------------------------------------------------
+_CAIL_SHAPE = '{"fact": str, "meta": {"accusation": [str, ...], ...}}'
+
+
+def read_cail_jsonl(
+    path: str | os.PathLike[str], split: str, labels: Sequence[str] | None = None
+) -> tuple[list[ClassificationExample], ReadReport]:
+    """Read CAIL2018 records (one JSON object per line); keep those with exactly one accusation.
+
+    Records with several accusations (``multi_label``) or none (``no_accusation``) are skipped, counted and
+    logged: the task is single-label charge prediction. ``labels`` (dev/eval) must contain every kept charge.
+    """
+    split = normalize_split(split)
+    path = Path(path)
+    report = ReadReport(path=path, split=split)
+    examples: list[ClassificationExample] = []
+    for lineno, line in _iter_lines(path):
+        if not line.strip():
+            report.skip("blank", lineno)
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(
+                f"{path}:{lineno}: invalid JSON at column {exc.colno}: {exc.msg} "
+                f"(the CAIL2018 format is one JSON object per line: {_CAIL_SHAPE})"
+            ) from None
+        fact = record.get("fact") if isinstance(record, dict) else None
+        meta = record.get("meta") if isinstance(record, dict) else None
+        accusation = meta.get("accusation") if isinstance(meta, dict) else None
+        if (
+            not isinstance(fact, str)
+            or not isinstance(accusation, list)
+            or not all(isinstance(a, str) for a in accusation)
+        ):
+            raise DataError(f"{path}:{lineno}: expected a CAIL2018 record {_CAIL_SHAPE}")
+        if not fact.strip():
+            raise DataError(f"{path}:{lineno}: empty fact")
+        if len(accusation) == 0:
+            report.skip("no_accusation", lineno)
+            continue
+        if len(accusation) > 1:
+            report.skip("multi_label")  # common in CAIL; counted, line numbers not kept
+            continue
+        label = accusation[0]
+        if not label.strip():
+            raise DataError(f"{path}:{lineno}: empty accusation")
+        if labels is not None and label not in labels:
+            raise DataError(f"{path}:{lineno}: label {label!r} not in {_fmt_labels(labels)}")
+        examples.append(ClassificationExample(f"{split}-{lineno - 1}", fact, None, label))
+    return _finish(examples, report)
+
+
+def _read_classification(
+    path: Path, spec: TaskSpec, split: str, labels: Sequence[str] | None
+) -> tuple[list[ClassificationExample], ReadReport]:
+    if spec.file_format == "cail" and path.suffix in (".json", ".jsonl"):
+        return read_cail_jsonl(path, split, labels)
+    return read_tsv_examples(path, spec, split, labels)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Label lists that come from the data (cail2018)
+# ----------------------------------------------------------------------------------------------------
+def save_labels(path: str | os.PathLike[str], task: str, labels: Sequence[str]) -> None:
+    """Persist a label list (JSON ``{"task", "labels"}``) so dev/eval and prediction use the train mapping."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(
+        json.dumps({"task": task, "labels": list(labels)}, ensure_ascii=False, indent=1) + "\n",
+        encoding="utf-8",
+    )
+    tmp.replace(path)
+
+
+def load_labels(path: str | os.PathLike[str], task: str) -> tuple[str, ...]:
+    """Read a label list written by :func:`save_labels`, checking it belongs to ``task``."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read label list: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a label list written by paddle-electra ({exc})") from None
+    labels = data.get("labels") if isinstance(data, dict) else None
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+        raise DataError(f'{path}: expected {{"task": "{task}", "labels": [str, ...]}}')
+    if data.get("task") != task:
+        raise DataError(f"{path}: label list is for task {data.get('task')!r}, not {task!r}")
+    return tuple(labels)
+
+
+def task_labels(
+    task: str | TaskSpec,
+    data_dir: str | os.PathLike[str],
+    labels_path: str | os.PathLike[str] | None = None,
+) -> tuple[str, ...]:
+    """The label list of a task: fixed for most; for cail2018 read from ``labels_path`` or derived from train.
+
+    When derived (sorted set of train labels, Python string order) and ``labels_path`` is given, it is saved
+    there so later runs map labels to the same ids.
+    """
+    spec = get_task(task)
+    if spec.labels is not None:
+        return spec.labels
+    if labels_path is not None and Path(labels_path).is_file():
+        labels = load_labels(labels_path, spec.name)
+        logger.info("%s: %d labels from %s", spec.name, len(labels), labels_path)
+        return labels
+    train_path = find_split_file(spec, data_dir, "train")
+    examples, _ = _read_classification(train_path, spec, "train", None)
+    labels = tuple(sorted({e.label for e in examples}))
+    logger.info("%s: %d labels derived from %s", spec.name, len(labels), train_path)
+    if labels_path is not None:
+        save_labels(labels_path, spec.name, labels)
+        logger.info("%s: label list saved to %s", spec.name, labels_path)
+    return labels
+
+
+# ----------------------------------------------------------------------------------------------------
+# SQuAD-v1 JSON (cmrc2018, drcd)
+# ----------------------------------------------------------------------------------------------------
+class _JsonLocator:
+    """Best-effort line numbers for JSON-path errors: finds the n-th ``"id": "<qid>"`` in the raw text."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def line_of_id(self, qid: str, nth: int = 1) -> int | None:
+        for needle in {json.dumps(qid, ensure_ascii=False), json.dumps(qid)}:
+            hits = re.finditer(r'"id"\s*:\s*' + re.escape(needle), self._text)
+            for k, match in enumerate(hits, start=1):
+                if k == nth:
+                    return self._text.count("\n", 0, match.start()) + 1
+        return None
+
+
+def _load_json_file(path: Path) -> tuple[Any, str]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot open: {exc.strerror or exc}") from None
+    if raw.startswith(_BOM):
+        raw = raw[len(_BOM) :]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataError(
+            f"{path}:{line}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        ) from None
+    try:
+        return json.loads(text), text
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"{path}:{exc.lineno}: invalid JSON at column {exc.colno} (char {exc.pos}): {exc.msg}"
+        ) from None
+
+
+def read_qa_json(
+    path: str | os.PathLike[str],
+    split: str,
+    on_bad_answer: Literal["error", "skip"] = "error",
+) -> tuple[list[QAExample], ReadReport]:
+    """Read SQuAD-v1 JSON (``data[].paragraphs[].{context, qas[]}``) for cmrc2018/drcd.
+
+    Train: ``answers[0]`` must be the text at ``answer_start``. If it is elsewhere in the context the example
+    is kept unchanged and counted (``answer_not_at_start``); if it is nowhere, DataError, or with
+    ``on_bad_answer="skip"`` the question is skipped and counted (the seed's "Could not find answer" case).
+    Dev/eval: offsets are not used by the metric, so mismatches are only counted; questions without answers
+    are kept (answers ``()``) and counted.
+    """
+    split = normalize_split(split)
+    path = Path(path)
+    data, text = _load_json_file(path)
+    loc = _JsonLocator(text)
+    report = ReadReport(path=path, split=split)
+    examples: list[QAExample] = []
+    seen: dict[str, str] = {}
+
+    def where(jpath: str, qid: str | None = None, nth: int = 1) -> str:
+        line = loc.line_of_id(qid, nth) if qid is not None else None
+        head = f"{path}:{line}" if line is not None else str(path)
+        return f"{head}: {jpath}" + (f" (id {qid!r})" if qid is not None else "")
+
+    def need(obj: Any, key: str, kind: type | tuple[type, ...], jpath: str, qid: str | None = None) -> Any:
+        if not isinstance(obj, dict) or key not in obj:
+            raise DataError(f"{where(jpath, qid)}: missing {key!r}")
+        value = obj[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            raise DataError(f"{where(jpath, qid)}: {key!r} should be {names}, got {type(value).__name__}")
+        return value
+
+    for a, article in enumerate(need(data, "data", list, "top level")):
+        for p, para in enumerate(need(article, "paragraphs", list, f"data[{a}]")):
+            ppath = f"data[{a}].paragraphs[{p}]"
+            context = need(para, "context", str, ppath)
+            if not context.strip():
+                raise DataError(f"{where(ppath)}: empty context")
+            for q, qa in enumerate(need(para, "qas", list, ppath)):
+                qpath = f"{ppath}.qas[{q}]"
+                qid = need(qa, "id", str, qpath)
+                if not qid.strip():
+                    raise DataError(f"{where(qpath)}: empty id")
+                if qid.strip() in seen:
+                    raise DataError(
+                        f"{where(qpath, qid, nth=2)}: duplicate id, first used at {seen[qid.strip()]}"
+                    )
+                seen[qid.strip()] = qpath
+                question = need(qa, "question", str, qpath, qid)
+                if not question.strip():
+                    raise DataError(f"{where(qpath, qid)}: empty question")
+                raw_answers = need(qa, "answers", list, qpath, qid)
+                answers = _qa_answers(raw_answers, context, split, qpath, qid, where, report, on_bad_answer)
+                if answers is None:
+                    continue
+                examples.append(QAExample(qid, question, context, answers))
+    return _finish(examples, report)
+
+
+def _qa_answers(
+    raw_answers: list[Any],
+    context: str,
+    split: str,
+    qpath: str,
+    qid: str,
+    where: Any,
+    report: ReadReport,
+    on_bad_answer: str,
+) -> tuple[Answer, ...] | None:
+    """Validate one question's answers; None means "skip this question" (already counted)."""
+    if not raw_answers:
+        if split == "train":
+            raise DataError(f"{where(qpath, qid)}: no answers (training uses answers[0])")
+        report.warnings["questions without answers"] += 1
+        return ()
+    used = raw_answers[:1] if split == "train" else raw_answers
+    answers = []
+    for k, ans in enumerate(used):
+        apath = f"{qpath}.answers[{k}]"
+        if not isinstance(ans, dict) or not isinstance(ans.get("text"), str):
+            raise DataError(f'{where(apath, qid)}: expected {{"text": str, "answer_start": int}}')
+        text = ans["text"]
+        if not text.strip():
+            raise DataError(f"{where(apath, qid)}: empty answer text")
+        start = ans.get("answer_start")
+        if isinstance(start, bool) or not isinstance(start, int):
+            if split == "train":
+                raise DataError(
+                    f"{where(apath, qid)}: 'answer_start' should be int, got {type(start).__name__}"
+                )
+            report.warnings["answers without integer answer_start"] += 1
+            answers.append(Answer(text, -1))
+            continue
+        if 0 <= start and context[start : start + len(text)] == text:
+            answers.append(Answer(text, start))
+            continue
+        found = context.find(text)
+        if split != "train":
+            report.warnings["answer_start mismatches (not used by the metric)"] += 1
+            if found < 0:
+                report.warnings["answers not in context"] += 1
+            answers.append(Answer(text, start))
+            continue
+        if found >= 0:
+            report.warnings["answer_not_at_start (kept as given)"] += 1
+            logger.warning(
+                "%s: answer %r is not at answer_start %d but occurs at %d; kept as given",
+                where(apath, qid),
+                text,
+                start,
+                found,
+            )
+            answers.append(Answer(text, start))
+            continue
+        shown = context[max(start, 0) : max(start, 0) + len(text)]
+        msg = (
+            f"{where(apath, qid)}: answer text {text!r} not found in the context "
+            f"(answer_start {start} points at {shown!r})"
+        )
+        if on_bad_answer == "skip":
+            report.skip("answer_not_in_context")
+            logger.warning("%s; question skipped", msg)
+            return None
+        raise DataError(msg + "; fix the data or skip such questions (on_bad_answer='skip')")
+    return tuple(answers)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Entry points
+# ----------------------------------------------------------------------------------------------------
+def load_split(
+    task: str | TaskSpec,
+    data_dir: str | os.PathLike[str],
+    split: str,
+    *,
+    labels_path: str | os.PathLike[str] | None = None,
+    on_bad_answer: Literal["error", "skip"] = "error",
+) -> TaskData:
+    """Find and read one split of a task; for cail2018 the label list is derived from train and persisted.
+
+    ``labels_path`` (cail2018 only): where the train label list is saved (train) or read from (dev/eval). On
+    train, an existing file with a different list is an error, so ids never silently change meaning.
+    """
+    spec = get_task(task)
+    split = normalize_split(split)
+    path = find_split_file(spec, data_dir, split)
+    if spec.kind == "qa":
+        examples, report = read_qa_json(path, split, on_bad_answer)
+        return TaskData(spec, split, path, examples, (), report)
+    if spec.labels is not None:
+        examples, report = _read_classification(path, spec, split, spec.labels)
+        return TaskData(spec, split, path, examples, spec.labels, report)
+    if split == "train":
+        examples, report = _read_classification(path, spec, split, None)
+        labels = tuple(sorted({e.label for e in examples}))
+        if labels_path is not None:
+            if Path(labels_path).is_file():
+                saved = load_labels(labels_path, spec.name)
+                if saved != labels:
+                    raise DataError(
+                        f"{labels_path}: saved label list ({len(saved)} labels) differs from the labels of "
+                        f"{path} ({len(labels)}); use a fresh output directory or delete the file"
+                    )
+            else:
+                save_labels(labels_path, spec.name, labels)
+                logger.info("%s: %d labels saved to %s", spec.name, len(labels), labels_path)
+        return TaskData(spec, split, path, examples, labels, report)
+    labels = task_labels(spec, data_dir, labels_path)
+    examples, report = _read_classification(path, spec, split, labels)
+    return TaskData(spec, split, path, examples, labels, report)
+
+
+def load_examples(
+    task: str | TaskSpec,
+    data_dir: str | os.PathLike[str],
+    split: str,
+    *,
+    labels_path: str | os.PathLike[str] | None = None,
+    on_bad_answer: Literal["error", "skip"] = "error",
+) -> list[Any]:
+    """Shortcut for ``load_split(...).examples``."""
+    return load_split(task, data_dir, split, labels_path=labels_path, on_bad_answer=on_bad_answer).examples
