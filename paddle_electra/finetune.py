@@ -1,0 +1,293 @@
+"""Fine-tune and evaluate on the seed's tasks with the seed's recipe; entry points call ``run_finetuning``.
+
+Hyperparameters come, lowest priority first, from the task's seed defaults for the model size, then the
+seed-style hparams (a JSON file or string with the seed's keys), then explicit overrides. Unknown keys are
+refused with the list of known ones, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .catalog import match_sizes
+from .errors import ConfigError
+from .metrics.classification import accuracy, format_metrics
+from .modeling.config import read_config_json, sizes_from_dict
+from .store import CONFIG_FILE, resolve
+from .tasks import get_task, load_split
+from .training.features import encode_classification, eval_batches, pad_batch, train_batches
+from .training.loop import FineTuner, LoopConfig
+from .training.optim import RecipeConfig
+
+log = logging.getLogger("paddle_electra.finetune")
+
+# Every key of the seed's FinetuningConfig. Those marked None have no meaning here (TPU, tfrecords, paths)
+# and are accepted with a log line so the seed's params_*.json files work unchanged.
+SEED_KEYS: dict[str, str | None] = {
+    "learning_rate": "learning_rate", "weight_decay_rate": "weight_decay_rate",
+    "layerwise_lr_decay": "layerwise_lr_decay", "num_train_epochs": "num_train_epochs",
+    "warmup_proportion": "warmup_proportion", "max_seq_length": "max_seq_length",
+    "train_batch_size": "train_batch_size", "eval_batch_size": "eval_batch_size",
+    "predict_batch_size": "eval_batch_size", "max_query_length": "max_query_length", "doc_stride": "doc_stride",
+    "n_best_size": "n_best_size", "max_answer_length": "max_answer_length", "beam_size": "beam_size",
+    "answerable_weight": "answerable_weight", "do_train": "do_train", "do_eval": "do_eval", "do_test": "do_test",
+    "save_checkpoints_steps": "save_every_steps", "num_trials": "num_trials", "task_names": "task_names",
+    "model_size": "model_size", "vocab_size": "vocab_size", "embedding_size": "embedding_size",
+    "do_lower_case": None, "model_hparam_overrides": None, "debug": None, "log_examples": None,
+    "keep_all_models": None, "iterations_per_loop": None, "use_tfrecords_if_existing": None,
+    "write_test_outputs": None, "n_writes_test": None, "double_unordered": None, "answerable_classifier": None,
+    "answerable_uses_start_logits": None, "joint_prediction": None, "qa_na_threshold": None, "use_tpu": None,
+    "num_tpu_cores": None, "tpu_job_name": None, "tpu_name": None, "tpu_zone": None, "gcp_project": None,
+    "model_name": None, "data_dir": None,
+}
+# Our additions, usable in the same JSON or as CLI flags.
+EXTRA_KEYS = {"seed", "amp", "grad_accumulation", "head", "device", "output_dir", "resume", "log_every_steps"}
+
+
+@dataclass
+class FinetuneSettings:
+    task: str
+    learning_rate: float
+    layerwise_lr_decay: float
+    num_train_epochs: float
+    max_seq_length: int
+    train_batch_size: int = 32
+    eval_batch_size: int = 32
+    warmup_proportion: float = 0.1
+    weight_decay_rate: float = 0.01
+    max_query_length: int = 64
+    doc_stride: int = 128
+    n_best_size: int = 20
+    max_answer_length: int = 30
+    beam_size: int = 20
+    answerable_weight: float = 0.5
+    do_train: bool = True
+    do_eval: bool = True
+    do_test: bool = True
+    save_every_steps: int = 0
+    num_trials: int = 1
+    seed: int = 42
+    amp: bool = False
+    grad_accumulation: int = 1
+    head: str = "seed"  # "seed" (the seed's heads) or "paddlenlp" (PaddleNLP's HF-style heads)
+    device: str = "auto"
+    resume: bool = True
+    log_every_steps: int = 10
+    model_size: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_hparams(hparams: str | os.PathLike[str] | dict[str, Any] | None) -> dict[str, Any]:
+    """A seed hparams JSON (file path or inline string) -> validated dict of our settings."""
+    if hparams is None:
+        return {}
+    if isinstance(hparams, dict):
+        raw = hparams
+    else:
+        text = str(hparams)
+        source = text
+        if not text.lstrip().startswith("{"):
+            try:
+                text = Path(text).read_text(encoding="utf-8")
+            except OSError as err:
+                raise ConfigError(f"--hparams {source}: cannot read ({err.strerror}); pass a JSON file or string")
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"--hparams {source}: invalid JSON at line {err.lineno} col {err.colno}: {err.msg}")
+        if not isinstance(raw, dict):
+            raise ConfigError(f"--hparams {source}: expected a JSON object of hyperparameters")
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in EXTRA_KEYS:
+            out[key] = value
+        elif key in SEED_KEYS:
+            target = SEED_KEYS[key]
+            if target is None:
+                log.info("hparam %s=%r has no effect in paddle-electra (TPU/tfrecord/path setting)", key, value)
+            else:
+                out[target] = value
+        else:
+            near = [k for k in list(SEED_KEYS) + sorted(EXTRA_KEYS) if k.split("_")[0] == key.split("_")[0]]
+            raise ConfigError(f"unknown hparam {key!r}" + (f" (did you mean {', '.join(near[:3])}?)" if near else "")
+                              + "; see `paddle-electra finetune --help` for the accepted keys")
+    return out
+
+
+def model_size_of(model_dir: Path) -> str:
+    sizes = sizes_from_dict(read_config_json(model_dir / CONFIG_FILE), str(model_dir / CONFIG_FILE))
+    matches = match_sizes(sizes)
+    if matches:
+        return matches[0].size
+    guess = "small" if sizes.hidden_size <= 256 else "base" if sizes.hidden_size <= 768 else "large"
+    log.warning("%s matches no HFL release; using the %s defaults (set model_size to change)", model_dir, guess)
+    return guess
+
+
+def build_settings(task: str, model_dir: Path, hparams: Any = None, **overrides: Any) -> FinetuneSettings:
+    spec = get_task(task)
+    given = {**parse_hparams(hparams), **{k: v for k, v in overrides.items() if v is not None}}
+    size = given.pop("model_size", None) or model_size_of(model_dir)
+    tasks = given.pop("task_names", None)
+    if tasks is not None and [t.lower() for t in (tasks if isinstance(tasks, list) else [tasks])] != [spec.name]:
+        raise ConfigError(f"hparams task_names {tasks!r} disagree with the task {spec.name!r}; "
+                          "multi-task training is not supported — run one task at a time")
+    for key in ("vocab_size", "embedding_size"):
+        given.pop(key, None)  # read from the model directory, never from hparams
+    defaults = spec.defaults.for_size(size)
+    settings = FinetuneSettings(task=spec.name, model_size=size, **{
+        k: v for k, v in defaults.items() if k in FinetuneSettings.__dataclass_fields__})
+    for key, value in given.items():
+        if key not in FinetuneSettings.__dataclass_fields__:
+            raise ConfigError(f"setting {key!r} does not apply to fine-tuning")
+        setattr(settings, key, value)
+    if settings.head not in ("seed", "paddlenlp"):
+        raise ConfigError(f"head must be 'seed' or 'paddlenlp', got {settings.head!r}")
+    return settings
+
+
+def _select_device(device: str) -> str:
+    import paddle
+
+    if device == "auto":
+        device = "gpu" if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
+    paddle.set_device(device)
+    return device
+
+
+def _classifier(model_dir: Path, num_labels: int, head: str):
+    from .modeling.heads import ElectraForSeedClassification
+
+    if head == "paddlenlp":
+        from paddlenlp.transformers import ElectraForSequenceClassification as cls
+    else:
+        cls = ElectraForSeedClassification
+    return cls.from_pretrained(str(model_dir), num_labels=num_labels)
+
+
+def _save_model_dir(model, tokenizer, labels: tuple[str, ...], settings: FinetuneSettings):
+    def save(model_, directory: Path) -> None:
+        model_.save_pretrained(str(directory))
+        tokenizer.save_pretrained(str(directory))
+        (directory / "labels.json").write_text(json.dumps({"task": settings.task, "labels": list(labels),
+                                                           "head": settings.head}, ensure_ascii=False))
+    return save
+
+
+def evaluate_classification(model, rows, batch_size: int) -> dict[str, float]:
+    import paddle
+    import paddle.nn.functional as F
+
+    model.eval()
+    preds = np.zeros(len(rows), dtype="int64")
+    losses = np.zeros(len(rows), dtype="float64")
+    with paddle.no_grad():
+        for index, batch in eval_batches(rows, batch_size):
+            logits = model(input_ids=paddle.to_tensor(batch["input_ids"]),
+                           token_type_ids=paddle.to_tensor(batch["token_type_ids"]),
+                           attention_mask=paddle.to_tensor(batch["attention_mask"]))
+            logits = logits[0] if isinstance(logits, (tuple, list)) else logits
+            labels = paddle.to_tensor(batch["labels"]).reshape([-1, 1])
+            losses[index] = F.cross_entropy(logits, labels, reduction="none").numpy().reshape(-1)
+            preds[index] = logits.argmax(-1).numpy()
+    gold = np.array([r.label for r in rows])
+    acc = accuracy(preds, gold)
+    return {"accuracy": acc, "loss": float(losses.mean()), "score": acc}
+
+
+def run_finetuning(task: str, data_dir: str | Path, model: str | Path, output_dir: str | Path | None = None,
+                   hparams: Any = None, **overrides: Any) -> dict[str, dict[str, float]]:
+    """Train (with resume), keep the best dev model, then report dev/eval metrics in the seed's format."""
+    model_dir = resolve(model)
+    settings = build_settings(task, model_dir, hparams, **overrides)
+    spec = get_task(settings.task)
+    out = Path(output_dir or Path("runs") / f"{spec.name}-{model_dir.name}")
+    out.mkdir(parents=True, exist_ok=True)
+    device = _select_device(settings.device)
+    log.info("%s on %s (%s): lr %g, layerwise decay %g, %g epochs, batch %d, max_seq_length %d -> %s",
+             spec.name, model_dir.name, device, settings.learning_rate, settings.layerwise_lr_decay,
+             settings.num_train_epochs, settings.train_batch_size, settings.max_seq_length, out)
+    if spec.kind == "qa":
+        from .finetune_qa import run_qa
+
+        return run_qa(spec, data_dir, model_dir, out, settings)
+    return _run_classification(spec, data_dir, model_dir, out, settings)
+
+
+def _run_classification(spec, data_dir, model_dir: Path, out: Path, settings: FinetuneSettings):
+    import paddle
+
+    from .tokenizer import load_tokenizer
+
+    tokenizer = load_tokenizer(model_dir)
+    labels_path = out / "task_labels.json"
+    train = load_split(spec, data_dir, "train", labels_path=labels_path) if settings.do_train else None
+    labels = train.labels if train else load_split(spec, data_dir, "dev", labels_path=labels_path).labels
+    splits = {"dev": settings.do_eval, "eval": settings.do_test}
+    eval_rows = {
+        split: encode_classification(load_split(spec, data_dir, split, labels_path=labels_path).examples,
+                                     tokenizer, labels, settings.max_seq_length)
+        for split, wanted in splits.items() if wanted
+    }
+    paddle.seed(settings.seed)
+    model = _classifier(model_dir, len(labels), settings.head)
+    num_layers = model.electra.config.num_hidden_layers
+    save = _save_model_dir(model, tokenizer, labels, settings)
+    if train is not None:
+        rows = encode_classification(train.examples, tokenizer, labels, settings.max_seq_length)
+        cache: dict[int, list] = {}
+
+        def batches_for_epoch(epoch: int):
+            if epoch not in cache:
+                cache.clear()
+                cache[epoch] = [pad_batch([rows[i] for i in idx])
+                                for idx in train_batches(rows, settings.train_batch_size, epoch, settings.seed)]
+            return cache[epoch]
+
+        def loss_fn(model_, batch):
+            logits = model_(input_ids=paddle.to_tensor(batch["input_ids"]),
+                            token_type_ids=paddle.to_tensor(batch["token_type_ids"]),
+                            attention_mask=paddle.to_tensor(batch["attention_mask"]))
+            logits = logits[0] if isinstance(logits, (tuple, list)) else logits
+            return paddle.nn.functional.cross_entropy(logits, paddle.to_tensor(batch["labels"]).reshape([-1, 1]))
+
+        dev_rows = eval_rows.get("dev")
+        evaluate = (lambda m: evaluate_classification(m, dev_rows, settings.eval_batch_size)) if dev_rows else None
+        tuner = FineTuner(model, num_layers, out, _loop_config(settings), batches_for_epoch, loss_fn,
+                          evaluate, save)
+        tuner.train(resume=settings.resume)
+        best = out / "best_model"
+        if best.is_dir():
+            model.set_state_dict(paddle.load(str(best / "model_state.pdparams")))
+        else:
+            save(model, _ensure(best))
+    results = {}
+    for split, rows in eval_rows.items():
+        metrics = evaluate_classification(model, rows, settings.eval_batch_size)
+        metrics.pop("score")
+        results[split] = metrics
+        line = format_metrics(spec.name, metrics)
+        print(f"{split}: {line}")
+        with open(out / "results.txt", "a", encoding="utf-8") as handle:
+            handle.write(f"{split}: {line}\n")
+    return results
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _loop_config(settings: FinetuneSettings) -> LoopConfig:
+    recipe = RecipeConfig(learning_rate=settings.learning_rate, layerwise_lr_decay=settings.layerwise_lr_decay,
+                          weight_decay=settings.weight_decay_rate, warmup_proportion=settings.warmup_proportion)
+    return LoopConfig(epochs=settings.num_train_epochs, seed=settings.seed, save_every_steps=settings.save_every_steps,
+                      log_every_steps=settings.log_every_steps, grad_accumulation=settings.grad_accumulation,
+                      amp=settings.amp, recipe=recipe)

@@ -1,0 +1,235 @@
+"""The fine-tuning loop: the seed's optimizer, resumable checkpoints, best-dev model, curves, AMP, accumulation.
+
+Why a small loop of our own rather than PaddleNLP's Trainer: the seed's optimizer (no bias correction,
+layerwise rates) is not a Paddle optimizer, and exact resume needs the data order and dropout RNG tied to the
+global step. Checkpoints are written to a temporary directory, checksummed and renamed, so a kill -9 during
+a write leaves the previous checkpoint as the latest complete one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pickle
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import paddle
+
+from .optim import RecipeConfig, SeedAdamW
+
+log = logging.getLogger("paddle_electra.training")
+
+Batch = dict[str, np.ndarray]
+
+
+@dataclass
+class LoopConfig:
+    epochs: float = 3.0
+    seed: int = 42
+    save_every_steps: int = 0  # 0: only at the end of each epoch
+    keep_checkpoints: int = 2
+    log_every_steps: int = 10
+    grad_accumulation: int = 1
+    amp: bool = False  # float16 autocast + dynamic loss scaling (GPU only)
+    recipe: RecipeConfig = field(default_factory=RecipeConfig)
+
+
+@dataclass
+class TrainState:
+    global_step: int = 0
+    best_score: float | None = None
+    best_step: int | None = None
+    loss_scale: float = 2.0**15
+    good_steps: int = 0
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _seal(directory: Path) -> None:
+    """Write COMPLETE last: it lists a checksum for every file, so a half-written checkpoint is never trusted."""
+    sums = {p.name: _sha256(p) for p in sorted(directory.iterdir()) if p.is_file()}
+    (directory / "COMPLETE").write_text(json.dumps(sums, indent=1))
+
+
+def is_complete(directory: Path) -> bool:
+    marker = directory / "COMPLETE"
+    try:
+        sums = json.loads(marker.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return all((directory / n).is_file() and _sha256(directory / n) == s for n, s in sums.items())
+
+
+def _atomic_save_dir(target: Path, write: Callable[[Path], None]) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    try:
+        write(tmp)
+        _seal(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+class FineTuner:
+    """Runs epochs of ``loss_fn(model, batch)`` with the seed's optimizer; evaluates and keeps the best model.
+
+    ``batches_for_epoch(epoch)`` must be deterministic in ``epoch`` (resume relies on it). ``evaluate(model)``
+    returns metrics including ``score`` (higher is better), used to keep ``best_model/``.
+    """
+
+    def __init__(self, model: paddle.nn.Layer, num_layers: int, out_dir: str | Path, config: LoopConfig,
+                 batches_for_epoch: Callable[[int], Sequence[Batch]],
+                 loss_fn: Callable[[paddle.nn.Layer, Batch], paddle.Tensor],
+                 evaluate: Callable[[paddle.nn.Layer], dict[str, float]] | None = None,
+                 save_model: Callable[[paddle.nn.Layer, Path], None] | None = None):
+        self.model = model
+        self.config = config
+        self.out_dir = Path(out_dir)
+        self.batches_for_epoch = batches_for_epoch
+        self.loss_fn = loss_fn
+        self.evaluate = evaluate
+        self.save_model = save_model or (lambda m, d: paddle.save(m.state_dict(), str(d / "model_state.pdparams")))
+        self.steps_per_epoch = len(batches_for_epoch(0)) // config.grad_accumulation
+        if self.steps_per_epoch == 0:
+            raise ValueError("no training batches: the training set is empty")
+        self.total_steps = int(self.steps_per_epoch * config.epochs)
+        self.optimizer = SeedAdamW(model, config.recipe, self.total_steps, num_layers)
+        self.state = TrainState()
+        self.curve_path = self.out_dir / "curve.jsonl"
+
+    # ------------------------------------------------------------------ checkpoints
+    @property
+    def checkpoint_root(self) -> Path:
+        return self.out_dir / "checkpoints"
+
+    def save_checkpoint(self) -> Path:
+        target = self.checkpoint_root / f"step-{self.state.global_step:08d}"
+
+        def write(tmp: Path) -> None:
+            paddle.save(self.model.state_dict(), str(tmp / "model.pdparams"))
+            with open(tmp / "optimizer.pkl", "wb") as handle:
+                pickle.dump(self.optimizer.state_dict(), handle, protocol=4)
+            (tmp / "state.json").write_text(json.dumps(asdict(self.state)))
+
+        _atomic_save_dir(target, write)
+        complete = sorted(p for p in self.checkpoint_root.glob("step-*") if p.is_dir())
+        for old in complete[: -self.config.keep_checkpoints]:
+            shutil.rmtree(old, ignore_errors=True)
+        return target
+
+    def latest_checkpoint(self) -> Path | None:
+        if not self.checkpoint_root.is_dir():
+            return None
+        for candidate in sorted(self.checkpoint_root.glob("step-*"), reverse=True):
+            if is_complete(candidate):
+                return candidate
+            log.warning("ignoring incomplete checkpoint %s (interrupted while writing)", candidate)
+        return None
+
+    def resume(self) -> bool:
+        checkpoint = self.latest_checkpoint()
+        if checkpoint is None:
+            return False
+        self.model.set_state_dict(paddle.load(str(checkpoint / "model.pdparams")))
+        with open(checkpoint / "optimizer.pkl", "rb") as handle:
+            self.optimizer.set_state_dict(pickle.load(handle))  # our own file, checksummed by COMPLETE
+        self.state = TrainState(**json.loads((checkpoint / "state.json").read_text()))
+        log.info("resumed from %s (step %d of %d)", checkpoint, self.state.global_step, self.total_steps)
+        return True
+
+    # ------------------------------------------------------------------ training
+    def _record(self, **entry: Any) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.curve_path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry) + "\n")
+
+    def _train_step(self, micro_batches: Sequence[Batch]) -> float:
+        self.model.train()
+        paddle.seed(self.config.seed * 7919 + self.state.global_step)  # dropout masks reproducible on resume
+        total = 0.0
+        scale = self.state.loss_scale if self.config.amp else 1.0
+        for batch in micro_batches:
+            with paddle.amp.auto_cast(enable=self.config.amp, level="O1", dtype="float16"):
+                loss = self.loss_fn(self.model, batch) / len(micro_batches)
+            (loss * scale if self.config.amp else loss).backward()
+            total += float(loss)
+        norm = self.optimizer.step(grad_scale=scale)
+        self.optimizer.clear_grad()
+        if self.config.amp:
+            self._update_loss_scale(np.isfinite(norm))
+        return total
+
+    def _update_loss_scale(self, finite: bool) -> None:
+        if not finite:
+            self.state.loss_scale = max(1.0, self.state.loss_scale / 2)
+            self.state.good_steps = 0
+            log.info("fp16 overflow: step skipped, loss scale -> %g", self.state.loss_scale)
+        else:
+            self.state.good_steps += 1
+            if self.state.good_steps % 1000 == 0:
+                self.state.loss_scale *= 2
+
+    def _end_of_epoch(self, epoch: int) -> None:
+        metrics = self.evaluate(self.model) if self.evaluate else {}
+        self._record(step=self.state.global_step, epoch=epoch + 1, **{f"dev_{k}": v for k, v in metrics.items()})
+        score = metrics.get("score")
+        if score is not None and (self.state.best_score is None or score > self.state.best_score):
+            self.state.best_score, self.state.best_step = score, self.state.global_step
+            _atomic_save_dir(self.out_dir / "best_model", lambda d: self.save_model(self.model, d))
+            log.info("new best dev score %.4f at step %d", score, self.state.global_step)
+
+    def train(self, resume: bool = True, stop_after_steps: int | None = None) -> TrainState:
+        """Train to the end (or ``stop_after_steps`` more steps, for tests); resumes from the last checkpoint."""
+        from tqdm import tqdm
+
+        if resume:
+            self.resume()
+        accumulation = self.config.grad_accumulation
+        progress = tqdm(total=self.total_steps, initial=self.state.global_step, desc="fine-tuning",
+                        unit="step", disable=None, dynamic_ncols=True)
+        started, steps_run = time.time(), 0
+        while self.state.global_step < self.total_steps:
+            epoch, offset = divmod(self.state.global_step, self.steps_per_epoch)
+            batches = self.batches_for_epoch(epoch)
+            for step_in_epoch in range(offset, self.steps_per_epoch):
+                if self.state.global_step >= self.total_steps:
+                    break
+                group = batches[step_in_epoch * accumulation:(step_in_epoch + 1) * accumulation]
+                lr = self.optimizer.get_lr()
+                loss = self._train_step(group)
+                self.state.global_step += 1
+                steps_run += 1
+                progress.update(1)
+                progress.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
+                if self.state.global_step % self.config.log_every_steps == 0 or self.state.global_step == 1:
+                    self._record(step=self.state.global_step, loss=loss, lr=lr,
+                                 elapsed_s=round(time.time() - started, 2))
+                if self.config.save_every_steps and self.state.global_step % self.config.save_every_steps == 0:
+                    self.save_checkpoint()
+                if stop_after_steps is not None and steps_run >= stop_after_steps:
+                    progress.close()
+                    return self.state
+            if self.state.global_step % self.steps_per_epoch == 0 or self.state.global_step >= self.total_steps:
+                self._end_of_epoch(epoch)
+                self.save_checkpoint()
+        progress.close()
+        return self.state
