@@ -97,11 +97,13 @@ def parse_hparams(hparams: str | os.PathLike[str] | dict[str, Any] | None) -> di
             try:
                 text = Path(text).read_text(encoding="utf-8")
             except OSError as err:
-                raise ConfigError(f"--hparams {source}: cannot read ({err.strerror}); pass a JSON file or string")
+                raise ConfigError(
+                    f"--hparams {source}: cannot read ({err.strerror}); pass a JSON file or string") from None
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as err:
-            raise ConfigError(f"--hparams {source}: invalid JSON at line {err.lineno} col {err.colno}: {err.msg}")
+            raise ConfigError(
+                f"--hparams {source}: invalid JSON at line {err.lineno} col {err.colno}: {err.msg}") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"--hparams {source}: expected a JSON object of hyperparameters")
     out: dict[str, Any] = {}

@@ -70,6 +70,19 @@ def make_zip(path: Path, pkl: bytes, records: dict[str, bytes] | None = None) ->
     return path
 
 
+def p2(obj) -> bytes:
+    """Protocol-2 opcodes for a plain object, without PROTO and STOP (to splice into a crafted pickle)."""
+    return pickle.dumps(obj, protocol=2)[2:-1]
+
+
+def tensor_dict_pkl(size, stride, offset=0, numel=4, name="w") -> bytes:
+    """A zip-format data.pkl ``{name: _rebuild_tensor_v2(FloatStorage '0', offset, size, stride, ...)}``."""
+    storage = b"(" + p2("storage") + b"ctorch\nFloatStorage\n" + p2("0") + p2("cpu") + p2(numel) + b"tQ"
+    args = storage + p2(offset) + p2(tuple(size)) + p2(tuple(stride)) + b"\x89ccollections\nOrderedDict\n)R"
+    rebuild = b"ctorch._utils\n_rebuild_tensor_v2\n(" + args + b"tR"
+    return b"\x80\x02}" + p2(name) + rebuild + b"s."
+
+
 def load_error(path: Path) -> str:
     with pytest.raises(CheckpointError) as info:
         load_torch_state_dict(path)
@@ -92,6 +105,7 @@ def test_values_equal_expected(fname):
     assert got["f64"].dtype == np.float64 and got["f64"][1] == -1e300
     assert got["scalar"].shape == () and got["scalar"] == 3.5
     assert got["empty"].shape == (0, 4)
+    np.testing.assert_array_equal(got["position_ids"], [np.arange(8)])
 
 
 @pytest.mark.parametrize("fname", ["zip.bin", "legacy.bin"])
@@ -214,6 +228,21 @@ def test_storage_too_small_is_caught_not_read_out_of_bounds(tmp_path):
     dst = rewrite_zip(FIX / "zip.bin", tmp_path / "short.bin", replace={"data/0": b"\0\0\0\0"})
     msg = load_error(dst)
     assert "tensor 'f32'" in msg and "holds only 1" in msg and "download it again" in msg
+
+
+def test_crafted_tensor_layouts(tmp_path):
+    data = {"0": np.arange(4, dtype="<f4").tobytes()}
+    ok = load_torch_state_dict(make_zip(tmp_path / "ok.bin", tensor_dict_pkl((3, 2), (0, 1), offset=2), data))
+    np.testing.assert_array_equal(ok["w"], [[2, 3]] * 3)
+    msg = load_error(make_zip(tmp_path / "oob.bin", tensor_dict_pkl((2, 2), (2, 1), offset=1), data))
+    assert "reaches element 4 but its storage '0' holds only 4" in msg
+    # stride 0 keeps every index in bounds, but copying would allocate 2**40 floats: refused up front
+    msg = load_error(make_zip(tmp_path / "huge.bin", tensor_dict_pkl((2**40,), (0,)), data))
+    assert "implausibly large" in msg
+    with pytest.raises(CheckpointError, match="implausibly large"):
+        iter_torch_state_dict(tmp_path / "huge.bin")
+    msg = load_error(make_zip(tmp_path / "neg.bin", tensor_dict_pkl((2,), (-1,)), data))
+    assert "corrupt or truncated data.pkl" in msg and "non-negative" in msg
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -405,6 +434,7 @@ def test_live_against_torch(tmp_path):
         "big": big,
         "param": torch.nn.Parameter(torch.randn(2, 2, generator=g)),
         "cplx": torch.randn(3, dtype=torch.complex64, generator=g),
+        "expanded": torch.arange(5).expand((3, -1)),
     }
     for new_zip in (True, False):
         p = tmp_path / f"live_{new_zip}.bin"
