@@ -178,6 +178,101 @@ def _rtd(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------ quickstart
+def _quickstart_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", nargs="?", metavar="CHECKPOINT|NAME|DIR",
+                   help="TF checkpoint, HF directory, model directory or store name (default: embedded tiny model)")
+    p.add_argument("--workdir", default="quickstart_output", help="where outputs go (default ./quickstart_output)")
+    p.add_argument("--epochs", type=float, help="fine-tuning epochs (default: 10 on the embedded set, else the task's)")
+    p.add_argument("--data-dir", help="fine-tuning data in the seed's layout (default: embedded tiny set)")
+    p.add_argument("--task", default="chnsenticorp")
+
+
+@command("quickstart", "the main job: convert, fill-mask + RTD, install the hub module, fine-tune", _quickstart_args)
+def _quickstart(args: argparse.Namespace) -> int:
+    from .quickstart import quickstart
+
+    quickstart(args.source, args.workdir, args.epochs, args.data_dir, args.task)
+    return 0
+
+
+# ------------------------------------------------------------------------------ finetune / evaluate
+def _finetune_args(p: argparse.ArgumentParser) -> None:
+    from .tasks import task_names
+
+    p.add_argument("task", choices=task_names())
+    p.add_argument("--data-dir", required=True, help="directory with finetuning_data/<task>/ (or <task>/)")
+    p.add_argument("--model", required=True, metavar="NAME|DIR", help="store name or converted model directory")
+    p.add_argument("--output", "-o", help="run directory (default runs/<task>-<model>)")
+    p.add_argument("--hparams", help="seed-style hyperparameters: a JSON file or inline JSON")
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--epochs", dest="num_train_epochs", type=float)
+    p.add_argument("--batch-size", dest="train_batch_size", type=int)
+    p.add_argument("--max-seq-length", type=int)
+    p.add_argument("--layerwise-lr-decay", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--head", choices=["seed", "paddlenlp"], help="seed heads (default) or PaddleNLP's HF-style heads")
+    p.add_argument("--device", choices=["auto", "cpu", "gpu"])
+    p.add_argument("--amp", action="store_true", default=None, help="float16 mixed precision (GPU)")
+    p.add_argument("--grad-accumulation", type=int)
+    p.add_argument("--save-every-steps", type=int)
+    p.add_argument("--no-resume", dest="resume", action="store_false", default=None)
+
+
+def _finetune_overrides(args: argparse.Namespace) -> dict:
+    keys = ("learning_rate", "num_train_epochs", "train_batch_size", "max_seq_length", "layerwise_lr_decay",
+            "seed", "head", "device", "amp", "grad_accumulation", "save_every_steps", "resume")
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+
+@command("finetune", "fine-tune on one of the seed's tasks with the seed's recipe", _finetune_args)
+def _finetune(args: argparse.Namespace) -> int:
+    from .finetune import run_finetuning
+
+    run_finetuning(args.task, args.data_dir, args.model, args.output, args.hparams, **_finetune_overrides(args))
+    return 0
+
+
+@command("evaluate", "evaluate a fine-tuned model on dev and eval (no training)", _finetune_args)
+def _evaluate(args: argparse.Namespace) -> int:
+    from .finetune import run_finetuning
+
+    run_finetuning(args.task, args.data_dir, args.model, args.output, args.hparams, do_train=False,
+                   **_finetune_overrides(args))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- predict
+def _predict_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="DIR", help="best_model/ of a fine-tuning run")
+    p.add_argument("texts", nargs="+", metavar="TEXT", help="a text, or a pair as 'A|||B'")
+    p.add_argument("--max-seq-length", type=int, default=128)
+
+
+@command("predict", "classify texts (or text pairs 'A|||B') with a fine-tuned model", _predict_args)
+def _predict(args: argparse.Namespace) -> int:
+    from .predict import predict_texts
+
+    pairs = [tuple(t.split("|||", 1)) if "|||" in t else (t, None) for t in args.texts]
+    for text, pred in zip(args.texts, predict_texts(args.model, pairs, args.max_seq_length)):
+        probs = " ".join(f"{k}:{v:.3f}" for k, v in pred.probabilities.items())
+        print(f"{pred.label}\t{probs}\t{text}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- qa-eval
+def _qa_eval_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset_file")
+    p.add_argument("prediction_file")
+
+
+@command("qa-eval", "CMRC2018/DRCD official evaluation (drop-in for cmrc2018_drcd_evaluate.py)", _qa_eval_args)
+def _qa_eval(args: argparse.Namespace) -> int:
+    from .metrics.qa_eval import main as qa_main
+
+    return qa_main([args.dataset_file, args.prediction_file])
+
+
 # ------------------------------------------------------------------------------------------------ main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -197,9 +292,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _setup_logging(debug: bool, quiet: bool) -> None:
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("paddle_electra").setLevel(level)
     os.environ.setdefault("GLOG_minloglevel", "2")  # silence Paddle's C++ INFO lines
+    quiet_third_party(debug)
+
+
+def quiet_third_party(debug: bool = False) -> None:
+    """PaddleNLP logs every file it saves at INFO; keep our own progress readable."""
+    if debug:
+        return
+    try:
+        from paddlenlp.utils.log import logger as nlp_logger
+
+        nlp_logger.set_level("WARNING")
+    except Exception:  # paddlenlp missing or its logger changed: nothing to quiet
+        pass
+    import warnings
+
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 def main(argv: list[str] | None = None) -> int:
