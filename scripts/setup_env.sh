@@ -18,7 +18,12 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 spec="."
 [ -n "$EXTRA" ] && spec=".[$EXTRA]"
-.venv/bin/python -m pip install -q -c constraints.txt -e "$spec" 2>&1 | grep -v "is ignored: it is neither" || true
-.venv/bin/python -c "import paddle, paddlenlp, paddlehub, paddle_electra" 2>/dev/null \
+log=".venv/pip-install.log"
+if ! .venv/bin/python -m pip install -q -c constraints.txt -e "$spec" >"$log" 2>&1; then
+  grep -v "is ignored: it is neither" "$log" | tail -30 >&2
+  echo "setup failed: pip install -e '$spec' (full log: $log)" >&2
+  exit 1
+fi
+(cd / && "$OLDPWD/.venv/bin/python" -c "import paddle, paddlenlp, paddlehub, paddle_electra") 2>/dev/null \
   || { echo "setup failed: paddle/paddlenlp/paddlehub do not import; see constraints.txt" >&2; exit 1; }
 echo "$want" > "$stamp"

@@ -1,0 +1,8 @@
+"""Fine-tune on lcqmc: `python examples/run_lcqmc.py --data-dir D --model chinese-electra-small`."""
+
+import sys
+
+from _common import main
+
+if __name__ == "__main__":
+    sys.exit(main("lcqmc"))
