@@ -1,0 +1,115 @@
+"""Span-extraction fine-tuning (CMRC2018, DRCD) with the seed's joint QA head and the official metric.
+
+Predictions are written to ``<run>/results/<task>_qa/<split>_preds.json`` (+ n-best), as the seed writes
+``results/<task>_qa/``, and scored with the official CMRC2018/DRCD evaluator.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from .metrics.qa_eval import evaluate as official_eval
+
+log = logging.getLogger("paddle_electra.finetune")
+
+
+def _to_tensors(batch: dict[str, np.ndarray]):
+    import paddle
+
+    return {k: paddle.to_tensor(v) for k, v in batch.items()}
+
+
+def predict_qa(model, examples, features, settings) -> tuple[dict[str, str], dict[str, list]]:
+    """Run the joint head's beam search over every window, then map the best spans back to characters."""
+    import paddle
+
+    from .tasks.qa_features import collate_qa, postprocess_qa
+
+    model.eval()
+    results = {}
+    order = sorted(range(len(features)), key=lambda i: len(features[i].input_ids))  # bucket by length
+    with paddle.no_grad():
+        for start in range(0, len(order), settings.eval_batch_size):
+            chunk = [features[i] for i in order[start:start + settings.eval_batch_size]]
+            batch = collate_qa(chunk, is_training=False)
+            outputs = model(**_to_tensors({k: batch[k] for k in ("input_ids", "token_type_ids", "attention_mask")}))
+            arrays = [o.numpy() for o in outputs]
+            for row, feature in enumerate(chunk):
+                results[feature.unique_id] = tuple(a[row] for a in arrays)
+    return postprocess_qa(examples, features, results, settings.n_best_size, settings.max_answer_length)
+
+
+def _as_squad(examples) -> dict:
+    """The official evaluator reads SQuAD-format JSON; rebuild it from our examples (answers as references)."""
+    paragraphs = [{"context": e.context, "qas": [{"id": e.qid, "question": e.question,
+                                                  "answers": [{"text": a.text, "answer_start": a.start}
+                                                              for a in e.answers]}]} for e in examples]
+    return {"data": [{"paragraphs": paragraphs}]}
+
+
+def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, dict[str, float]]:
+    import paddle
+
+    from .modeling.heads import ElectraForSeedQA
+    from .tasks import load_split
+    from .tasks.qa_features import collate_qa, featurize_qa, write_predictions
+    from .tokenizer import load_tokenizer
+    from .training.loop import FineTuner
+
+    from .finetune import _loop_config
+
+    tokenizer = load_tokenizer(model_dir)
+    feat_args = dict(max_seq_length=settings.max_seq_length, doc_stride=settings.doc_stride,
+                     max_query_length=settings.max_query_length)
+    splits = {s: load_split(spec, data_dir, s).examples for s, on in (("dev", settings.do_eval),
+                                                                        ("eval", settings.do_test)) if on}
+    eval_features = {s: featurize_qa(ex, tokenizer, is_training=False, **feat_args) for s, ex in splits.items()}
+    paddle.seed(settings.seed)
+    model = ElectraForSeedQA.from_pretrained(str(model_dir), beam_size=settings.beam_size,
+                                             answerable_weight=settings.answerable_weight)
+
+    def score(split: str) -> dict[str, float]:
+        preds, nbest = predict_qa(model, splits[split], eval_features[split], settings)
+        write_predictions(out / "results" / f"{spec.name}_qa" / split, preds, nbest)
+        metrics = official_eval(_as_squad(splits[split]), preds)
+        return {"em": float(metrics["EM"]), "f1": float(metrics["F1"]), "score": float(metrics["AVERAGE"])}
+
+    def save(model_, directory: Path) -> None:
+        model_.save_pretrained(str(directory))
+        tokenizer.save_pretrained(str(directory))
+
+    if settings.do_train:
+        train_examples = load_split(spec, data_dir, "train").examples
+        train_features = featurize_qa(train_examples, tokenizer, is_training=True, **feat_args)
+        log.info("%s: %d training examples -> %d windows", spec.name, len(train_examples), len(train_features))
+
+        def batches_for_epoch(epoch: int):
+            from .training.features import train_batches
+
+            return [collate_qa([train_features[i] for i in idx], is_training=True)
+                    for idx in train_batches(train_features, settings.train_batch_size, epoch, settings.seed)]
+
+        def loss_fn(model_, batch):
+            return model_(**_to_tensors(batch))[0]
+
+        tuner = FineTuner(model, model.electra.config.num_hidden_layers, out, _loop_config(settings),
+                          batches_for_epoch, loss_fn, (lambda m: score("dev")) if "dev" in splits else None, save)
+        tuner.train(resume=settings.resume)
+        best = out / "best_model"
+        if best.is_dir():
+            model.set_state_dict(paddle.load(str(best / "model_state.pdparams")))
+    results = {}
+    for split in splits:
+        metrics = score(split)
+        metrics.pop("score")
+        results[split] = metrics
+        line = f"{spec.name}: em: {metrics['em']:.2f} - f1: {metrics['f1']:.2f}"
+        print(f"{split}: {line}")
+        with open(out / "results.txt", "a", encoding="utf-8") as handle:
+            handle.write(f"{split}: {line}\n")
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    return results
