@@ -54,13 +54,12 @@ def _as_squad(examples) -> dict:
 def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, dict[str, float]]:
     import paddle
 
+    from .finetune import _loop_config
     from .modeling.heads import ElectraForSeedQA
     from .tasks import load_split
     from .tasks.qa_features import collate_qa, featurize_qa, write_predictions
     from .tokenizer import load_tokenizer
     from .training.loop import FineTuner
-
-    from .finetune import _loop_config
 
     tokenizer = load_tokenizer(model_dir)
     feat_args = dict(max_seq_length=settings.max_seq_length, doc_stride=settings.doc_stride,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..catalog import Sizes, Variant, match_sizes, size_name
+from ..catalog import CATALOG, Sizes, Variant, match_sizes, size_name
 from ..errors import ConversionError
 from .names import PADDLE_ARCH, Head, ParamSpec, Renamer, param_specs, strip_prefix
 
@@ -109,18 +109,13 @@ def _heads(sizes: Sizes, hint: Sizes | None, role: str | None) -> int:
     """Heads are invisible in the weights: take them from a matching config, the catalog, or ELECTRA's H/64."""
     if hint is not None and hint.hidden_size == sizes.hidden_size:
         return hint.num_attention_heads
-    for variant in (v for v in _all_variants() if _same_but_heads(v.sizes, sizes)):
-        return variant.sizes.num_attention_heads
+    for variant in CATALOG.values():
+        if _same_but_heads(variant.sizes, sizes):
+            return variant.sizes.num_attention_heads
     heads = max(1, sizes.hidden_size // 64)
     log.warning("no config gives the head count for hidden size %d; using ELECTRA's rule H/64 = %d "
                 "(pass --config to override)", sizes.hidden_size, heads)
     return heads
-
-
-def _all_variants() -> list[Variant]:
-    from ..catalog import CATALOG
-
-    return list(CATALOG.values())
 
 
 def _same_but_heads(a: Sizes, b: Sizes) -> bool:

@@ -140,20 +140,19 @@ def param_specs(sizes: Sizes, head: Head, num_labels: int = 2, scope: str = "ele
     for row, n in ordered:
         if row.paddle.startswith("electra.embeddings_project") and sizes.embedding_size == sizes.hidden_size:
             continue  # PaddleNLP (like TF) only builds the projection when E != H
-        if True:  # noqa: SIM108 - keeps one indentation level for the body below
-            fill = {"n": n, "scope": scope, "emb": emb_scope}
-            paddle, hf = row.paddle.format(**fill), row.hf.format(**fill)
-            tf = row.tf.format(**fill) if row.tf else None
-            shape = row.shape(sizes, num_labels)
-            if row.kind in ("embedding", "bias"):
-                suffix = ".weight" if row.kind == "embedding" else ""
-                specs.append(ParamSpec(paddle + suffix, hf + suffix, tf, shape, False))
-                continue
-            for param in ("weight", "bias"):
-                tf_name = f"{tf}/{_TF_SUFFIX[row.kind][param]}" if tf else None
-                param_shape = shape if param == "weight" else shape[-1:]
-                transpose = row.kind == "linear" and param == "weight"
-                specs.append(ParamSpec(f"{paddle}.{param}", f"{hf}.{param}", tf_name, param_shape, transpose))
+        fill = {"n": n, "scope": scope, "emb": emb_scope}
+        paddle, hf = row.paddle.format(**fill), row.hf.format(**fill)
+        tf = row.tf.format(**fill) if row.tf else None
+        shape = row.shape(sizes, num_labels)
+        if row.kind in ("embedding", "bias"):
+            suffix = ".weight" if row.kind == "embedding" else ""
+            specs.append(ParamSpec(paddle + suffix, hf + suffix, tf, shape, False))
+            continue
+        for param in ("weight", "bias"):
+            tf_name = f"{tf}/{_TF_SUFFIX[row.kind][param]}" if tf else None
+            param_shape = shape if param == "weight" else shape[-1:]
+            transpose = row.kind == "linear" and param == "weight"
+            specs.append(ParamSpec(f"{paddle}.{param}", f"{hf}.{param}", tf_name, param_shape, transpose))
     return specs
 
 
