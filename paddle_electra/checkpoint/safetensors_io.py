@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError
+from ._files import checked_file
 
 __all__ = ["load_safetensors", "iter_safetensors", "save_safetensors", "read_safetensors_metadata"]
 
@@ -36,15 +37,7 @@ _ITEMSIZE = {k: np.dtype(v).itemsize for k, v in _NUMPY_DTYPES.items()} | {"BF16
 
 
 def _check_path(path: str | os.PathLike[str]) -> tuple[Path, int]:
-    p = Path(path)
-    if not p.exists():
-        raise CheckpointError(f"{p}: no such file; check the path or download the checkpoint first")
-    if p.is_dir():
-        raise CheckpointError(f"{p} is a directory; pass the .safetensors file inside it")
-    size = p.stat().st_size
-    if size == 0:
-        raise CheckpointError(f"{p} is empty (0 bytes); the download was interrupted, download it again")
-    return p, size
+    return checked_file(path, ".safetensors")
 
 
 def _read_header(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any], int]:

@@ -48,6 +48,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ..errors import CheckpointError
+from ._files import checked_file
 
 __all__ = ["load_torch_state_dict", "iter_torch_state_dict", "TORCH_STORAGE_DTYPES"]
 
@@ -650,15 +651,7 @@ def _plan_legacy(path: Path, f: BinaryIO, file_size: int) -> _Plan:
 
 
 def _open_checked(path: str | os.PathLike[str]) -> tuple[Path, int]:
-    p = Path(path)
-    if not p.exists():
-        raise CheckpointError(f"{p}: no such file; check the path or download the checkpoint first")
-    if p.is_dir():
-        raise CheckpointError(f"{p} is a directory; pass the pytorch_model.bin file inside it")
-    size = p.stat().st_size
-    if size == 0:
-        raise CheckpointError(f"{p} is empty (0 bytes); the download was interrupted, download it again")
-    return p, size
+    return checked_file(path, "pytorch_model.bin")
 
 
 def iter_torch_state_dict(path: str | os.PathLike[str]) -> Iterator[tuple[str, np.ndarray]]:

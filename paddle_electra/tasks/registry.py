@@ -190,83 +190,41 @@ def _spec(**kwargs: Any) -> TaskSpec:
     return TaskSpec(**kwargs)
 
 
+def _tsv_task(name: str, columns: Mapping[str, TsvColumns], description: str, **kwargs: Any) -> TaskSpec:
+    """A sentence(-pair) classification task read from tsv files, scored by accuracy."""
+    fields = dict(kind="classification", labels=_BINARY, metric="accuracy", file_format="tsv",
+                  extensions=("tsv",), defaults=_CLS_DEFAULTS)
+    return _spec(name=name, columns=columns, description=description, **{**fields, **kwargs})
+
+
+def _squad_task(name: str, description: str) -> TaskSpec:
+    """A span-extraction task in SQuAD-v1 JSON, scored by the official CMRC2018/DRCD EM/F1."""
+    return _spec(name=name, kind="qa", labels=None, metric="em_f1", file_format="squad_json",
+                 extensions=("json",), defaults=_QA_DEFAULTS, description=description)
+
+
 TASKS: Mapping[str, TaskSpec] = _frozen(
     {
-        "chnsenticorp": _spec(
-            name="chnsenticorp",
-            kind="classification",
-            labels=_BINARY,
-            metric="accuracy",
-            file_format="tsv",
-            extensions=("tsv",),
-            defaults=_CLS_DEFAULTS,
-            columns={"default": _SINGLE},
-            description="ChnSentiCorp sentiment, `label \\t text`",
-        ),
-        "lcqmc": _spec(
-            name="lcqmc",
-            kind="classification",
-            labels=_BINARY,
-            metric="accuracy",
-            file_format="tsv",
-            extensions=("tsv",),
-            defaults=_CLS_DEFAULTS,
-            columns={"default": _PAIR},
-            description="LCQMC question matching, `a \\t b \\t label`",
-        ),
-        "bqcorpus": _spec(
-            name="bqcorpus",
-            kind="classification",
-            labels=_BINARY,
-            metric="accuracy",
-            file_format="tsv",
-            extensions=("tsv",),
-            defaults=_CLS_DEFAULTS,
-            columns={"default": _PAIR},
-            description="BQ Corpus question matching, `a \\t b \\t label`",
-        ),
-        "xnli": _spec(
-            name="xnli",
-            kind="classification",
+        "chnsenticorp": _tsv_task("chnsenticorp", {"default": _SINGLE}, "ChnSentiCorp sentiment, `label \\t text`"),
+        "lcqmc": _tsv_task("lcqmc", {"default": _PAIR}, "LCQMC question matching, `a \\t b \\t label`"),
+        "bqcorpus": _tsv_task("bqcorpus", {"default": _PAIR}, "BQ Corpus question matching, `a \\t b \\t label`"),
+        "xnli": _tsv_task(
+            "xnli",
+            {"train": _PAIR, "dev": _XNLI_DEV, "eval": _XNLI_DEV, "default": _PAIR},
+            "XNLI (zh): train `premise \\t hypo \\t label`, dev/eval in the XNLI-1.0 tsv layout",
             labels=("contradictory", "entailment", "neutral"),
-            metric="accuracy",
-            file_format="tsv",
-            extensions=("tsv",),
-            defaults=_CLS_DEFAULTS,
-            columns={"train": _PAIR, "dev": _XNLI_DEV, "eval": _XNLI_DEV, "default": _PAIR},
             label_aliases={"contradiction": "contradictory"},
-            description="XNLI (zh): train `premise \\t hypo \\t label`, dev/eval in the XNLI-1.0 tsv layout",
         ),
-        "cmrc2018": _spec(
-            name="cmrc2018",
-            kind="qa",
+        "cmrc2018": _squad_task("cmrc2018", "CMRC 2018 span extraction (simplified Chinese), SQuAD-v1 JSON"),
+        "drcd": _squad_task("drcd", "DRCD span extraction (traditional Chinese), SQuAD-v1 JSON"),
+        "cail2018": _tsv_task(
+            "cail2018",
+            {"default": _SINGLE},
+            "CAIL2018 charge prediction: JSON lines (single-charge records) or `label \\t text`",
             labels=None,
-            metric="em_f1",
-            file_format="squad_json",
-            extensions=("json",),
-            defaults=_QA_DEFAULTS,
-            description="CMRC 2018 span extraction (simplified Chinese), SQuAD-v1 JSON",
-        ),
-        "drcd": _spec(
-            name="drcd",
-            kind="qa",
-            labels=None,
-            metric="em_f1",
-            file_format="squad_json",
-            extensions=("json",),
-            defaults=_QA_DEFAULTS,
-            description="DRCD span extraction (traditional Chinese), SQuAD-v1 JSON",
-        ),
-        "cail2018": _spec(
-            name="cail2018",
-            kind="classification",
-            labels=None,
-            metric="accuracy",
             file_format="cail",
             extensions=("json", "jsonl", "tsv"),
             defaults=_CAIL_DEFAULTS,
-            columns={"default": _SINGLE},
-            description="CAIL2018 charge prediction: JSON lines (single-charge records) or `label \\t text`",
         ),
     }
 )
