@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .catalog import match_sizes
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 from .metrics.classification import accuracy, format_metrics
 from .modeling.config import read_config_json, sizes_from_dict
 from .store import CONFIG_FILE, resolve
@@ -232,11 +232,10 @@ def _run_classification(spec, data_dir, model_dir: Path, out: Path, settings: Fi
     labels_path = out / "task_labels.json"
     train = load_split(spec, data_dir, "train", labels_path=labels_path) if settings.do_train else None
     labels = train.labels if train else load_split(spec, data_dir, "dev", labels_path=labels_path).labels
-    splits = {"dev": settings.do_eval, "eval": settings.do_test}
     eval_rows = {
         split: encode_classification(load_split(spec, data_dir, split, labels_path=labels_path).examples,
                                      tokenizer, labels, settings.max_seq_length)
-        for split, wanted in splits.items() if wanted
+        for split in eval_splits(spec, data_dir, settings)
     }
     paddle.seed(settings.seed)
     model = _classifier(model_dir, len(labels), settings.head)
@@ -280,6 +279,20 @@ def _run_classification(spec, data_dir, model_dir: Path, out: Path, settings: Fi
         with open(out / "results.txt", "a", encoding="utf-8") as handle:
             handle.write(f"{split}: {line}\n")
     return results
+
+
+def eval_splits(spec, data_dir, settings: FinetuneSettings) -> list[str]:
+    """dev and/or eval as asked; a missing eval file is skipped with a warning (many users have no test set)."""
+    from .tasks import find_split_file
+
+    splits = ["dev"] if settings.do_eval else []
+    if settings.do_test:
+        try:
+            find_split_file(spec, data_dir, "eval")
+            splits.append("eval")
+        except DataError:
+            log.warning("%s: no eval/test file in %s; skipping test-set evaluation", spec.name, data_dir)
+    return splits
 
 
 def _ensure(path: Path) -> Path:

@@ -1,6 +1,6 @@
 """Span-extraction fine-tuning (CMRC2018, DRCD) with the seed's joint QA head and the official metric.
 
-Predictions are written to ``<run>/results/<task>_qa/<split>_preds.json`` (+ n-best), as the seed writes
+Predictions are written to ``<run>/results/<task>_qa/<split>/predictions.json`` (+ n-best), as the seed writes
 ``results/<task>_qa/``, and scored with the official CMRC2018/DRCD evaluator.
 """
 
@@ -54,7 +54,7 @@ def _as_squad(examples) -> dict:
 def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, dict[str, float]]:
     import paddle
 
-    from .finetune import _loop_config
+    from .finetune import _loop_config, eval_splits
     from .modeling.heads import ElectraForSeedQA
     from .tasks import load_split
     from .tasks.qa_features import collate_qa, featurize_qa, write_predictions
@@ -64,8 +64,7 @@ def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, di
     tokenizer = load_tokenizer(model_dir)
     feat_args = dict(max_seq_length=settings.max_seq_length, doc_stride=settings.doc_stride,
                      max_query_length=settings.max_query_length)
-    splits = {s: load_split(spec, data_dir, s).examples for s, on in (("dev", settings.do_eval),
-                                                                        ("eval", settings.do_test)) if on}
+    splits = {s: load_split(spec, data_dir, s).examples for s in eval_splits(spec, data_dir, settings)}
     eval_features = {s: featurize_qa(ex, tokenizer, is_training=False, **feat_args) for s, ex in splits.items()}
     paddle.seed(settings.seed)
     model = ElectraForSeedQA.from_pretrained(str(model_dir), beam_size=settings.beam_size,

@@ -113,3 +113,15 @@ def test_seed_hparams_are_accepted_and_typos_refused(tmp_path, tiny_disc):
     assert build_settings("cmrc2018", tiny_disc).max_seq_length == 512
     with pytest.raises(ConfigError, match="disagree with the task 'lcqmc'"):
         build_settings("lcqmc", tiny_disc, {"task_names": ["xnli"]})
+
+
+def test_qa_end_to_end_on_tiny_cmrc(tmp_path, tiny_disc, capsys):
+    results = run_finetuning("cmrc2018", FIXTURES / "tasks", tiny_disc, tmp_path / "qa", num_train_epochs=1,
+                             train_batch_size=2, max_seq_length=64, doc_stride=32, beam_size=5)
+    out = capsys.readouterr().out
+    assert "dev: cmrc2018: em:" in out and 0.0 <= results["dev"]["f1"] <= 100.0
+    preds = json.loads((tmp_path / "qa" / "results" / "cmrc2018_qa" / "dev" / "predictions.json").read_text())
+    dev = json.loads((FIXTURES / "tasks" / "finetuning_data" / "cmrc2018" / "dev.json").read_text())
+    contexts = {q["id"]: p["context"] for d in dev["data"] for p in d["paragraphs"] for q in p["qas"]}
+    assert set(preds) == set(contexts)
+    assert all(answer in contexts[qid] for qid, answer in preds.items())

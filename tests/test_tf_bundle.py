@@ -17,6 +17,8 @@ import pytest
 
 from paddle_electra.checkpoint import tf_bundle as tb
 from paddle_electra.checkpoint.tf_bundle import TFCheckpointReader, open_tf_checkpoint
+from paddle_electra.checkpoint.tf_bundle_writer import _varint as _pb_varint
+from paddle_electra.checkpoint.tf_bundle_writer import write_sstable
 from paddle_electra.errors import CheckpointError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tf_bundle"
@@ -377,40 +379,10 @@ def test_iteration_is_lazy_and_close_releases_files() -> None:
 
 
 # ----------------------------------------------------------------------------------------- synthetic
-def _pb_varint(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        out.append((v & 0x7F) | (0x80 if v > 0x7F else 0))
-        v >>= 7
-        if not v:
-            return bytes(out)
-
-
 def _write_table(path: Path, pairs: list[tuple[bytes, bytes]]) -> None:
-    """Minimal SSTable writer (one data block, a restart at every entry) for indexes TF won't write here."""
-
-    def block(entries: list[tuple[bytes, bytes]]) -> bytes:
-        body, restarts = bytearray(), []
-        for k, v in entries:
-            restarts.append(len(body))
-            body += _pb_varint(0) + _pb_varint(len(k)) + _pb_varint(len(v)) + k + v
-        body += struct.pack(f"<{len(restarts) or 1}I", *(restarts or [0])) + struct.pack(
-            "<I", len(restarts) or 1
-        )
-        return bytes(body)
-
-    out = bytearray()
-
-    def put(contents: bytes) -> bytes:
-        handle = _pb_varint(len(out)) + _pb_varint(len(contents))
-        out.extend(contents + b"\x00" + struct.pack("<I", tb.mask_crc32c(tb.crc32c(contents + b"\x00"))))
-        return handle
-
-    data_handle = put(block(pairs))
-    meta_handle = put(block([]))
-    index_handle = put(block([(pairs[-1][0], data_handle)]))
-    footer = (meta_handle + index_handle).ljust(40, b"\x00") + struct.pack("<Q", 0xDB4775248B80FB57)
-    path.write_bytes(bytes(out + footer))
+    """An SSTable holding exactly ``pairs`` (the writer module's builder), for indexes TF won't write here."""
+    with open(path, "wb") as out:
+        write_sstable(out, pairs)
 
 
 def test_big_endian_bundle_is_byte_swapped(tmp_path: Path) -> None:
