@@ -273,6 +273,89 @@ def _qa_eval(args: argparse.Namespace) -> int:
     return qa_main([args.dataset_file, args.prediction_file])
 
 
+# ------------------------------------------------------------------------------------------- hub
+def _hub_install_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", metavar="NAME", help="catalog name, e.g. chinese-electra-small (see `paddle-electra list`)")
+    p.add_argument("--hub-home", help="PaddleHub home (default $HUB_HOME or ~/.paddlehub)")
+
+
+@command("hub-install", "install the PaddleHub module for NAME under $HUB_HOME/modules (offline)", _hub_install_args)
+def _hub_install(args: argparse.Namespace) -> int:
+    from .hub import install_module
+
+    print(install_module(args.name, hub_home=args.hub_home))
+    return 0
+
+
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--module", "-m", required=True, metavar="NAME",
+                   help="installed hub module, e.g. chinese-electra-small")
+    p.add_argument("--port", "-p", type=int, default=8866)
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
+
+
+@command("serve", "`hub serving start` for a module, bound to localhost by default", _serve_args)
+def _serve(args: argparse.Namespace) -> int:
+    from .hub.serving import main as serving_main
+
+    return serving_main(["start", "-m", args.module, "-p", str(args.port), "--host", args.host])
+
+
+# ------------------------------------------------------------------------------------------- export
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="NAME|DIR", help="store name, converted model directory or fine-tuned best_model/")
+    p.add_argument("--format", choices=["paddle", "onnx"], default="paddle")
+    p.add_argument("--output", "-o", help="export directory (default MODEL/export-FORMAT)")
+    p.add_argument("--head", help="PaddleNLP head to export (default: the stored one)")
+
+
+@command("export", "export a model for Paddle Inference (oneDNN/TensorRT) or ONNX Runtime", _export_args)
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_model
+
+    print(export_model(args.model, args.output, format=args.format, head=args.head))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- pretrain
+def _pretrain_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, metavar="NAME|DIR|TF_CHECKPOINT",
+                   help="catalog name, directory with discriminator/ and generator/, or an HFL TF checkpoint")
+    p.add_argument("--text", required=True, metavar="DIR|FILE", help="plain-text corpus (.txt files)")
+    p.add_argument("--steps", required=True, type=int)
+    p.add_argument("--output", "-o", required=True, help="run directory (checkpoints, curve.jsonl, exports)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--max-seq-length", type=int)
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--warmup-steps", type=int)
+    p.add_argument("--mask-prob", type=float)
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--doc-format", choices=["auto", "line", "blank"])
+    p.add_argument("--generator", metavar="NAME|DIR|scratch", help="generator to pair with a discriminator directory")
+    p.add_argument("--from-scratch", action="store_true", default=None, help="random weights of the model's sizes")
+    p.add_argument("--save-every-steps", type=int)
+    p.add_argument("--grad-accumulation", type=int)
+    p.add_argument("--device", choices=["auto", "cpu", "gpu"])
+    p.add_argument("--amp", action="store_true", default=None)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--export", help="comma-separated extra exports: tf, hf (paddle directories are always written)")
+    p.add_argument("--no-resume", dest="resume", action="store_false", default=None)
+    p.add_argument("--force", action="store_true", default=None)
+
+
+@command("pretrain", "continue ELECTRA pretraining (generator + discriminator) on plain text", _pretrain_args)
+def _pretrain(args: argparse.Namespace) -> int:
+    from .pretraining import run_pretraining
+
+    skip = {"model", "text", "steps", "output", "handler", "command", "debug", "quiet"}
+    options = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
+    result = run_pretraining(args.model, args.text, args.steps, args.output, **options)
+    for key in ("discriminator", "generator", "tf", "hf"):
+        if result.get(key):
+            print(f"{key}: {result[key]}")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------ main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

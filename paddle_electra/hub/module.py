@@ -1,0 +1,587 @@
+"""The one PaddleHub module implementation behind every ``hub_modules/<dir>/module.py``.
+
+A drop-in for PaddleHub's official ``chinese-electra-small``/``-base`` modules (same constructor, ``predict``
+signature and output formats, same state-dict layout so their fine-tuned checkpoints load with
+``head='paddlenlp'``), with these differences:
+
+* weights come from the local paddle-electra store (by the module's name) or ``model_dir=``; construction never
+  touches the network, and a missing model names the ``paddle-electra`` command that produces it;
+* every HFL release has a module (generators too), and the tasks go beyond the official three: ``qa`` (span
+  extraction), ``rtd`` (replaced-token detection, discriminators) and ``fill-mask`` (generators);
+* ``seq-cls`` uses the seed's head ([CLS] -> dropout -> Linear) unless ``head='paddlenlp'``; ``text-matching``
+  is the official siamese model, or with ``matching='cross'`` the seed's sentence-pair classifier (LCQMC/BQ);
+* embeddings (task ``None``) are ``[pooled [CLS] vector, token vectors]`` per input, computed with an int64
+  attention mask, so an item's embedding does not depend on what else is in its batch (the official
+  ``get_embedding`` mis-unpacks batches larger than one).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+from paddlehub.module.module import serving
+from paddlehub.module.nlp_module import TransformerModule
+
+from ..catalog import Variant, get_variant
+from ..errors import ConfigError, StoreError
+from ..store import CONFIG_FILE, resolve
+from . import qa as spans
+
+log = logging.getLogger("paddle_electra.hub")
+
+TASKS = (None, "seq-cls", "token-cls", "text-matching", "qa", "rtd", "fill-mask")
+HEADS = ("seed", "paddlenlp")
+MATCHING = ("siamese", "cross")
+IGNORE = -100  # label of tokens that take no part in a token-level loss (PaddleHub's SeqLabelingDataset pads)
+
+# What hub.Trainer batches must hold, per task (also the error text when they do not).
+BATCH_LAYOUT = {
+    "seq-cls": "(input_ids, token_type_ids, labels)",
+    "token-cls": "(input_ids, token_type_ids, seq_lengths, labels)",
+    "text-matching": "(query_input_ids, query_token_type_ids, title_input_ids, title_token_type_ids, labels)",
+    "text-matching/cross": "(input_ids, token_type_ids, labels) or the siamese 5-tuple",
+    "qa": "(input_ids, token_type_ids, start_positions, end_positions)",
+    "rtd": "(input_ids, token_type_ids, labels[B, L] with 1 = replaced, -100 = ignore)",
+    "fill-mask": "(input_ids, token_type_ids, labels[B, L] with token ids at masked positions, -100 elsewhere)",
+}
+
+
+def _accuracy(pred: paddle.Tensor, labels: paddle.Tensor) -> float:
+    keep = labels != IGNORE
+    total = int(keep.astype("int64").sum())
+    return float(((pred == labels) & keep).astype("int64").sum()) / total if total else 0.0
+
+
+class ElectraHubModule(nn.Layer, TransformerModule):
+    """Chinese ELECTRA as a PaddleHub module; subclasses only add ``@moduleinfo`` (name, version, summary).
+
+    Args:
+        task: ``None`` (embeddings), ``seq-cls``, ``token-cls``, ``text-matching``, ``qa``, ``rtd``
+            (discriminators) or ``fill-mask`` (generators); ``sequence_classification`` is the official alias.
+        load_checkpoint: a ``model.pdparams`` saved by ``hub.Trainer`` (or its directory) for this task.
+        label_map: ``{index: label}``; sets ``num_classes``. Required for ``token-cls`` (ChunkEvaluator).
+        num_classes: classes of ``seq-cls``/``token-cls``/``text-matching`` without a label_map.
+        suffix: ChunkEvaluator's tag scheme (``B-PER`` vs ``PER-B``), as the official module.
+        model_dir: a converted model directory to use instead of the store entry named like the module.
+        head: ``seed`` (the seed's heads) or ``paddlenlp`` (PaddleNLP's heads, as the official module).
+        matching: ``siamese`` (official text-matching) or ``cross`` (sentence-pair classifier).
+        max_answer_len, doc_stride: span limits for ``qa``.
+        **kwargs: passed to ``from_pretrained`` (config overrides such as ``hidden_dropout_prob``).
+    """
+
+    _tasks_supported = [t for t in TASKS if t]
+
+    def __init__(self, task: str | None = None, load_checkpoint: str | None = None,
+                 label_map: dict[int, Any] | None = None, num_classes: int = 2, suffix: bool = False,
+                 model_dir: str | os.PathLike[str] | None = None, head: str = "seed", matching: str = "siamese",
+                 max_answer_len: int = spans.MAX_ANSWER_LEN, doc_stride: int = spans.DOC_STRIDE, **kwargs: Any):
+        # explicit form: @moduleinfo rebuilds classes it decorates, which breaks zero-argument super()
+        super(ElectraHubModule, self).__init__()  # noqa: UP008
+        self.variant: Variant | None = get_variant(self.name) if getattr(type(self), "name", None) else None
+        self.task = self._check_task(task)
+        if head not in HEADS:
+            raise ConfigError(f"{self._label()}: unknown head {head!r}; choose one of {', '.join(HEADS)}")
+        if matching not in MATCHING:
+            raise ConfigError(f"{self._label()}: unknown matching {matching!r}; choose one of {', '.join(MATCHING)}")
+        self.head, self.matching, self.suffix = head, matching, suffix
+        self.max_answer_len, self.doc_stride = int(max_answer_len), int(doc_stride)
+        if label_map:
+            self.label_map = {int(k): v for k, v in dict(label_map).items()}  # JSON (serving config) keys are str
+            self.num_classes = len(self.label_map)
+        else:
+            if not isinstance(num_classes, int) or num_classes < 1:
+                raise ConfigError(f"{self._label()}: num_classes must be a positive int, got {num_classes!r}")
+            self.num_classes = num_classes
+            self.label_map = {i: i for i in range(num_classes)}
+        if self.task == "token-cls" and not label_map:
+            raise ConfigError(f"{self._label()}: task 'token-cls' needs label_map={{0: 'B-PER', 1: 'I-PER', …, "
+                              "n: 'O'}} (ChunkEvaluator scores chunks by tag name)")
+
+        self.model_dir = self._weights(model_dir)
+        self._build(kwargs)
+        from ..tokenizer import load_tokenizer
+
+        self.tokenizer = load_tokenizer(self.model_dir)
+        config = self.model.config
+        self.pad_token_id = int(config.pad_token_id)
+        self.max_position = int(config.max_position_embeddings)
+        if load_checkpoint is not None:
+            self._load_checkpoint(load_checkpoint)
+
+    # ------------------------------------------------------------------------------------------ set-up
+    def _label(self) -> str:
+        return f"hub module {self.variant.name}" if self.variant else "ElectraHubModule"
+
+    def _check_task(self, task: str | None) -> str | None:
+        if task == "sequence_classification":
+            log.warning("task 'sequence_classification' is the deprecated name of 'seq-cls'")
+            task = "seq-cls"
+        if task == "embedding":
+            task = None
+        if task not in TASKS:
+            raise ConfigError(f"{self._label()}: unknown task {task!r}; choose one of None (embeddings), "
+                              f"{', '.join(t for t in TASKS if t)}")
+        role = self.variant.role if self.variant else None
+        if task == "rtd" and role == "generator":
+            raise ConfigError(f"{self._label()}: task 'rtd' needs a discriminator; use "
+                              f"hub.Module(name='{self.variant.companion}', task='rtd')")
+        if task == "fill-mask" and role == "discriminator":
+            raise ConfigError(f"{self._label()}: task 'fill-mask' needs a generator; use "
+                              f"hub.Module(name='{self.variant.companion}', task='fill-mask')")
+        return task
+
+    def _weights(self, model_dir: str | os.PathLike[str] | None) -> Path:
+        if model_dir is not None:
+            path = Path(model_dir).expanduser()
+            if not path.is_dir():
+                raise StoreError(f"{self._label()}: model_dir {path} does not exist; pass a directory written by "
+                                 "`paddle-electra convert`")
+            return resolve(path)
+        if self.variant is None:
+            raise ConfigError("ElectraHubModule used directly needs model_dir=DIR (a converted model directory)")
+        try:
+            return resolve(self.variant.name)
+        except StoreError as err:
+            raise StoreError(f"{self._label()} has no weights: {err}; or pass model_dir=DIR") from None
+
+    def _stored_head(self) -> str:
+        from ..modeling.load import stored_head
+
+        return stored_head(self.model_dir)
+
+    def _pretrained(self, cls, **kwargs: Any):
+        from ..modeling.config import read_config_json, sizes_from_dict
+
+        config_path = self.model_dir / CONFIG_FILE
+        sizes_from_dict(read_config_json(config_path), str(config_path))  # our message, not PaddleNLP's vocab guess
+        return cls.from_pretrained(str(self.model_dir), **kwargs)
+
+    def _build(self, kwargs: dict[str, Any]) -> None:
+        import paddlenlp.transformers as nlp
+
+        from ..modeling.heads import ElectraForSeedClassification, ElectraForSeedQA
+
+        task, n = self.task, self.num_classes
+        if task in ("rtd", "fill-mask"):
+            want = "discriminator" if task == "rtd" else "generator"
+            have = self._stored_head()
+            if have != want:
+                raise ConfigError(f"{self._label()}: task {task!r} needs a {want} directory but {self.model_dir} "
+                                  f"holds a {have} model")
+            self.model = self._pretrained(nlp.ElectraDiscriminator if task == "rtd" else nlp.ElectraGenerator,
+                                          **kwargs)
+        elif task is None or (task == "text-matching" and self.matching == "siamese"):
+            self.model = self._pretrained(nlp.ElectraModel, **kwargs)
+            if task == "text-matching":  # the official module's layout: model.*, dropout, classifier [3H, n]
+                self.dropout = nn.Dropout(0.1)
+                self.classifier = nn.Linear(self.model.config.hidden_size * 3, n)
+        elif task in ("seq-cls", "text-matching"):
+            seed = self.head == "seed" or task == "text-matching"
+            cls = ElectraForSeedClassification if seed else nlp.ElectraForSequenceClassification
+            self.model = self._pretrained(cls, num_labels=n, **kwargs)
+        elif task == "token-cls":
+            from paddlenlp.metrics import ChunkEvaluator
+
+            self.model = self._pretrained(nlp.ElectraForTokenClassification, num_labels=n, **kwargs)
+            labels = [self.label_map[i] for i in sorted(self.label_map)]
+            self.metric = ChunkEvaluator(label_list=labels, suffix=self.suffix)
+            self._outside = labels.index("O") if "O" in labels else 0
+        else:  # qa
+            cls = ElectraForSeedQA if self.head == "seed" else nlp.ElectraForQuestionAnswering
+            self.model = self._pretrained(cls, **kwargs)
+
+    def _load_checkpoint(self, path: str | os.PathLike[str]) -> None:
+        file = Path(path).expanduser()
+        if file.is_dir():
+            file = file / "model.pdparams"
+        if not file.is_file():
+            raise StoreError(f"{self._label()}: load_checkpoint {file} not found; pass the model.pdparams that "
+                             "hub.Trainer wrote (checkpoint_dir/best_model or epoch_N)")
+        try:
+            state = paddle.load(str(file))
+        except Exception as err:  # noqa: BLE001 - paddle raises many types for a bad file
+            raise StoreError(f"{self._label()}: cannot read load_checkpoint {file} ({err})") from None
+        if not isinstance(state, dict):
+            raise StoreError(f"{self._label()}: {file} is not a state dict; pass a model.pdparams from hub.Trainer")
+        own = self.state_dict()
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        for key in (k for k in own if k in state):
+            have, want = list(state[key].shape), list(own[key].shape)
+            if have == want:
+                continue
+            if "classifier" in key and have[:-1] == want[:-1]:
+                raise ConfigError(
+                    f"{self._label()}: {file} was trained with {have[-1]} classes ({key} {have}) but this module has "
+                    f"num_classes={want[-1]}; pass num_classes={have[-1]} or a label_map with {have[-1]} labels")
+            raise ConfigError(f"{self._label()}: {file} is for another model size ({key} is {have}, this model "
+                              f"has {want}); load it into the module it was trained with")
+        if missing or unexpected:
+            hint = ""
+            if any(k.startswith("model.classifier.dense") for k in unexpected):
+                hint = "; it has PaddleNLP's 2-layer classifier: pass head='paddlenlp'"
+            elif "model.classifier.weight" in unexpected and any(k.startswith("model.classifier.") for k in missing):
+                hint = "; it has the seed's 1-layer classifier: pass head='seed'"
+            example = (missing or unexpected)[0]
+            raise ConfigError(
+                f"{self._label()}: {file} does not match task {self.task!r} ({len(missing)} parameters missing, "
+                f"{len(unexpected)} unexpected, e.g. {example}){hint or '; load it with the task it was trained for'}")
+        self.set_state_dict(state)
+        log.info("loaded %s", file)
+
+    def get_tokenizer(self, *args: Any, **kwargs: Any):
+        """The tokenizer of this module's weights (vocab.txt in the model directory), for hub datasets."""
+        return self.tokenizer
+
+    # ------------------------------------------------------------------------------------------ forward
+    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
+                query_input_ids=None, query_token_type_ids=None, query_position_ids=None, query_attention_mask=None,
+                title_input_ids=None, title_token_type_ids=None, title_position_ids=None, title_attention_mask=None,
+                seq_lengths=None, labels=None, start_positions=None, end_positions=None):
+        """Official-module signature; returns probabilities, or ``(outputs, loss, metrics)`` given targets."""
+        task = self.task
+        if task == "text-matching" and self.matching == "siamese":
+            query = self._mean_pool(self.model(query_input_ids, query_token_type_ids, query_position_ids,
+                                               query_attention_mask), query_input_ids)
+            title = self._mean_pool(self.model(title_input_ids, title_token_type_ids, title_position_ids,
+                                               title_attention_mask), title_input_ids)
+            logits = self.classifier(paddle.concat([query, title, paddle.abs(query - title)], axis=-1))
+            return self._classified(logits, labels)
+        if task is None:
+            sequence = self.model(input_ids, token_type_ids, position_ids, attention_mask)
+            return sequence, sequence[:, 0]
+        if task in ("seq-cls", "text-matching"):
+            return self._classified(self.model(input_ids, token_type_ids, position_ids, attention_mask), labels)
+        if task == "token-cls":
+            logits = self.model(input_ids, token_type_ids, position_ids, attention_mask)
+            probs = F.softmax(logits, axis=-1)
+            if labels is None:
+                return probs
+            loss = F.cross_entropy(logits.reshape([-1, self.num_classes]), labels.reshape([-1]), ignore_index=IGNORE)
+            if seq_lengths is None:
+                seq_lengths = (input_ids != self.pad_token_id).astype("int64").sum(axis=1)
+            preds = probs.argmax(axis=-1)
+            metric_labels = paddle.where(labels == IGNORE, paddle.full_like(labels, self._outside), labels)
+            counts = self.metric.compute(seq_lengths.reshape([-1]).numpy(), preds, metric_labels)
+            self.metric.update(*(int(t.numpy().reshape([-1])[0]) for t in counts))  # [1]-arrays break numpy 2
+            return probs, loss, {"f1_score": float(self.metric.accumulate()[2])}
+        if task == "qa":
+            return self._qa(input_ids, token_type_ids, position_ids, attention_mask, start_positions, end_positions)
+        if task == "rtd":
+            hidden = self.model.electra(input_ids, token_type_ids, position_ids, attention_mask)
+            head = self.model.discriminator_predictions  # not its forward: that squeezes away a batch of 1
+            logits = head.dense_prediction(head.act(head.dense(hidden))).squeeze(-1)
+            probs = F.sigmoid(logits)
+            if labels is None:
+                return probs
+            keep = (labels != IGNORE).astype(logits.dtype)
+            loss = (F.binary_cross_entropy_with_logits(logits, paddle.clip(labels, 0, 1).astype(logits.dtype),
+                                                       reduction="none") * keep).sum() / keep.sum().clip(min=1.0)
+            return probs, loss, {"acc": _accuracy((probs > 0.5).astype(labels.dtype), labels)}
+        logits = self.model(input_ids, token_type_ids, position_ids, attention_mask)  # fill-mask: [B, L, V]
+        probs = F.softmax(logits, axis=-1)
+        if labels is None:
+            return probs
+        loss = F.cross_entropy(logits.reshape([-1, logits.shape[-1]]), labels.reshape([-1]), ignore_index=IGNORE)
+        return probs, loss, {"acc": _accuracy(probs.argmax(axis=-1), labels)}
+
+    def _classified(self, logits, labels):
+        probs = F.softmax(logits, axis=-1)
+        if labels is None:
+            return probs
+        labels = labels.reshape([-1])
+        return probs, F.cross_entropy(logits, labels), {"acc": _accuracy(probs.argmax(axis=-1), labels)}
+
+    def _mean_pool(self, hidden, input_ids):
+        mask = (input_ids != self.pad_token_id).astype(hidden.dtype).unsqueeze(2)
+        return (self.dropout(hidden) * mask).sum(axis=1) / mask.sum(axis=1)
+
+    def _qa(self, input_ids, token_type_ids, position_ids, attention_mask, start_positions, end_positions):
+        if self.head == "seed":
+            if start_positions is None:  # beam: start log-probs/indices [B,k], end log-probs/indices [B,k,k]
+                return self.model(input_ids, token_type_ids, position_ids, attention_mask)[:4]
+            loss, start_logits, end_logits = self.model(input_ids, token_type_ids, position_ids, attention_mask,
+                                                        start_positions, end_positions)
+        else:
+            start_logits, end_logits = self.model(input_ids, token_type_ids, position_ids, attention_mask)
+            if start_positions is None:
+                return start_logits, end_logits
+            loss = (F.cross_entropy(start_logits, start_positions.reshape([-1]))
+                    + F.cross_entropy(end_logits, end_positions.reshape([-1]))) / 2.0
+        hit = (start_logits.argmax(axis=-1) == start_positions.reshape([-1])) & (
+            end_logits.argmax(axis=-1) == end_positions.reshape([-1]))
+        return (start_logits, end_logits), loss, {"span_acc": float(hit.astype("float32").mean())}
+
+    # ------------------------------------------------------------------------------------------ training
+    def _step(self, batch: Sequence[paddle.Tensor]):
+        task = self.task
+        layout = "text-matching/cross" if task == "text-matching" and self.matching == "cross" else task
+        if task is None:
+            raise ConfigError(f"{self._label()}: task None (embeddings) has no training objective; construct the "
+                              "module with task='seq-cls' (or another task) to fine-tune")
+        sizes = {"token-cls": (4,), "text-matching": (5,), "text-matching/cross": (3, 5), "qa": (4,)}.get(layout, (3,))
+        if len(batch) not in sizes:
+            raise ConfigError(f"{self._label()}: task {task!r} expects batches {BATCH_LAYOUT[layout]}, "
+                              f"got {len(batch)} fields")
+        if task == "token-cls":
+            return self(input_ids=batch[0], token_type_ids=batch[1], seq_lengths=batch[2], labels=batch[3])
+        if task == "text-matching" and self.matching == "siamese":
+            return self(query_input_ids=batch[0], query_token_type_ids=batch[1], title_input_ids=batch[2],
+                        title_token_type_ids=batch[3], labels=batch[4])
+        if task == "text-matching" and len(batch) == 5:
+            ids, types = self._pairs_from_siamese(batch[0], batch[2])
+            return self(input_ids=ids, token_type_ids=types, labels=batch[4])
+        if task == "qa":
+            return self(input_ids=batch[0], token_type_ids=batch[1], start_positions=batch[2], end_positions=batch[3])
+        return self(input_ids=batch[0], token_type_ids=batch[1], labels=batch[2])
+
+    def _pairs_from_siamese(self, query_ids: paddle.Tensor, title_ids: paddle.Tensor):
+        """``[CLS] q [SEP] t [SEP]`` rows from separately encoded texts, the longer text trimmed first (as the seed)."""
+        pad, sep_id = self.pad_token_id, self._sep_id
+        cls_id = int(self.tokenizer.convert_tokens_to_ids("[CLS]"))
+        budget = int(query_ids.shape[1]) - 3
+        ids_rows, type_rows = [], []
+        for q, t in zip(query_ids.numpy().tolist(), title_ids.numpy().tolist()):
+            a, b = [i for i in q if i != pad][1:-1], [i for i in t if i != pad][1:-1]
+            while len(a) + len(b) > budget:
+                (a if len(a) > len(b) else b).pop()
+            ids_rows.append([cls_id, *a, sep_id, *b, sep_id])
+            type_rows.append([0] * (len(a) + 2) + [1] * (len(b) + 1))
+        ids, types, _ = self._pad(ids_rows, type_rows)
+        return ids, types
+
+    def training_step(self, batch: list[paddle.Tensor], batch_idx: int) -> dict[str, Any]:
+        """One hub.Trainer step on this task's batch layout: ``{'loss', 'metrics'}``."""
+        if self.task == "token-cls":
+            self.metric.reset()  # per-batch F1 in the training log, as the official module
+        _, loss, metrics = self._step(batch)
+        return {"loss": loss, "metrics": metrics}
+
+    def validation_step(self, batch: list[paddle.Tensor], batch_idx: int) -> dict[str, Any]:
+        """One hub.Trainer evaluation step: ``{'loss', 'metrics'}`` (token-cls F1 accumulates over the set)."""
+        if self.task == "token-cls" and batch_idx == 0:
+            self.metric.reset()
+        _, loss, metrics = self._step(batch)
+        return {"loss": loss, "metrics": metrics}
+
+    # ------------------------------------------------------------------------------------------ predict
+    @property
+    def _sep_id(self) -> int:
+        return int(self.tokenizer.convert_tokens_to_ids("[SEP]"))
+
+    def _pad(self, ids_rows: list[list[int]], type_rows: list[list[int]]):
+        width = max(len(r) for r in ids_rows)
+        ids = np.full((len(ids_rows), width), self.pad_token_id, dtype="int64")
+        types = np.zeros_like(ids)
+        mask = np.zeros_like(ids)  # int64: Paddle adds a float mask as-is (notes §3.7)
+        for i, (row, row_types) in enumerate(zip(ids_rows, type_rows)):
+            ids[i, :len(row)], types[i, :len(row)], mask[i, :len(row)] = row, row_types, 1
+        return paddle.to_tensor(ids), paddle.to_tensor(types), paddle.to_tensor(mask)
+
+    def _encode(self, items: Sequence[Sequence[str]], max_seq_len: int, split_char: str = "\002"):
+        from paddlehub.utils.utils import reseg_token_label
+
+        ids_rows, type_rows = [], []
+        for texts in items:
+            if self.task == "token-cls":
+                tokens, _ = reseg_token_label(tokenizer=self.tokenizer, tokens=texts[0].split(split_char))
+                encoded = self.tokenizer(tokens, is_split_into_words=True, max_length=max_seq_len, truncation=True)
+            else:
+                encoded = self.tokenizer(texts[0], texts[1] if len(texts) > 1 else None, max_length=max_seq_len,
+                                         truncation=True)
+            ids_rows.append(list(encoded["input_ids"]))
+            type_rows.append(list(encoded["token_type_ids"]))
+        return (*self._pad(ids_rows, type_rows), [len(r) for r in ids_rows])
+
+    def _check_data(self, data: Any) -> list[list[str]]:
+        if isinstance(data, str) or not isinstance(data, Sequence):
+            raise ConfigError(f"{self._label()}: predict data must be a list like [['text'], ['text_a', 'text_b']], "
+                              f"got {type(data).__name__}")
+        need = {"text-matching": 2, "qa": 2, "token-cls": 1, "rtd": 1, "fill-mask": 1}.get(self.task)
+        what = {"qa": "[question, context]", "text-matching": "[text_a, text_b]"}.get(
+            self.task, "[text]" if need else "[text] or [text_a, text_b]")
+        items = []
+        for i, item in enumerate(data):
+            texts = [item] if isinstance(item, str) else list(item) if isinstance(item, Sequence) else None
+            if (texts is None or not 1 <= len(texts) <= 2 or (need and len(texts) != need)
+                    or any(not isinstance(t, str) or not t.strip() for t in texts)):
+                raise ConfigError(f"{self._label()}: predict data item {i} must be {what} of non-empty strings "
+                                  f"for task {self.task!r}, got {item!r}")
+            items.append(texts)
+        return items
+
+    def predict(self, data: list[list[str]], max_seq_len: int = 128, split_char: str = "\002", batch_size: int = 1,
+                use_gpu: bool = False, return_prob: bool = False, top_k: int = 5):
+        """Predict for ``data`` (``[[text], [text_a, text_b], …]``), in the official module's output format.
+
+        seq-cls/text-matching: labels; token-cls: one label per token of ``[CLS] tokens [SEP]``; None:
+        ``[pooled, token vectors]`` per item; qa (items ``[question, context]``): ``{text, start, end, score}``;
+        rtd: ``[{token, replaced_prob}]``; fill-mask: per ``[MASK]``, ``top_k`` ``{token, prob}``.
+        ``return_prob`` also returns the probabilities: ``(results, probs)``.
+        """
+        items = self._check_data(data)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"{self._label()}: batch_size must be a positive int, got {batch_size!r}")
+        if use_gpu and not paddle.is_compiled_with_cuda():
+            raise ConfigError(f"{self._label()}: use_gpu=True but this Paddle build has no CUDA; pass use_gpu=False")
+        paddle.set_device("gpu" if use_gpu else "cpu")
+        if max_seq_len > self.max_position:
+            log.info("max_seq_len %d > the model's %d positions; using %d", max_seq_len, self.max_position,
+                     self.max_position)
+            max_seq_len = self.max_position
+        self.eval()
+        results: list[Any] = []
+        probs: list[Any] = []
+        with paddle.no_grad():
+            for start in range(0, len(items), batch_size):
+                batch_results, batch_probs = self._predict_batch(items[start:start + batch_size], max_seq_len,
+                                                                 split_char, top_k)
+                results += batch_results
+                probs += batch_probs
+        return (results, probs) if return_prob and self.task is not None else results
+
+    def _predict_batch(self, items: list[list[str]], max_seq_len: int, split_char: str, top_k: int):
+        task = self.task
+        if task == "qa":
+            return self._predict_qa(items, max_seq_len)
+        if task == "rtd":
+            from ..inference import detect_replaced
+
+            scored = detect_replaced(self.model_dir, [t[0] for t in items], max_seq_len=max_seq_len,
+                                     model=self.model, tokenizer=self.tokenizer)
+            results = [[{"token": s.token, "replaced_prob": s.replaced_prob} for s in row] for row in scored]
+            return results, [[s.replaced_prob for s in row] for row in scored]
+        if task == "fill-mask":
+            from ..inference import fill_mask
+
+            predicted = fill_mask(self.model_dir, [t[0] for t in items], top_k=top_k, max_seq_len=max_seq_len,
+                                  model=self.model, tokenizer=self.tokenizer)
+            results = [[[{"token": tok, "prob": p} for tok, p in m.candidates] for m in row] for row in predicted]
+            return results, [[[p for _, p in m.candidates] for m in row] for row in predicted]
+        if task == "text-matching" and self.matching == "siamese":
+            q_ids, q_types, q_mask, _ = self._encode([t[:1] for t in items], max_seq_len)
+            t_ids, t_types, t_mask, _ = self._encode([t[1:] for t in items], max_seq_len)
+            out = self(query_input_ids=q_ids, query_token_type_ids=q_types, query_attention_mask=q_mask,
+                       title_input_ids=t_ids, title_token_type_ids=t_types, title_attention_mask=t_mask).numpy()
+            return [self.label_map[int(i)] for i in out.argmax(-1)], out.tolist()
+        ids, types, mask, lengths = self._encode(items, max_seq_len, split_char)
+        out = self(input_ids=ids, token_type_ids=types, attention_mask=mask)
+        if task is None:
+            sequence, pooled = out[0].numpy(), out[1].numpy()
+            return [[pooled[i].tolist(), sequence[i, :n].tolist()] for i, n in enumerate(lengths)], []
+        out = out.numpy()
+        if task == "token-cls":
+            labels = [[self.label_map[int(j)] for j in out[i, :n].argmax(-1)] for i, n in enumerate(lengths)]
+            return labels, [out[i, :n].tolist() for i, n in enumerate(lengths)]
+        return [self.label_map[int(i)] for i in out.argmax(-1)], out.tolist()
+
+    def _predict_qa(self, items: list[list[str]], max_seq_len: int):
+        features = [spans.featurize(self.tokenizer, q, c, max_seq_len, i, doc_stride=self.doc_stride)
+                    for i, (q, c) in enumerate(items)]
+        flat = [f for per_item in features for f in per_item]
+        ids, types, mask = self._pad([f.input_ids for f in flat], [f.token_type_ids for f in flat])
+        out = [t.numpy() for t in self(input_ids=ids, token_type_ids=types, attention_mask=mask)]
+        if self.head == "seed":
+            candidates = [spans.candidates_from_beam(*(o[k] for o in out)) for k in range(len(flat))]
+        else:
+            candidates = [spans.candidates_from_logits(out[0][k], out[1][k]) for k in range(len(flat))]
+        results, k = [], 0
+        for (_, context), per_item in zip(items, features):
+            span = spans.best_span(context, per_item, candidates[k:k + len(per_item)], self.max_answer_len)
+            k += len(per_item)
+            results.append(span.as_dict())
+        return results, [r["score"] for r in results]
+
+    def get_embedding(self, data: list[list[str]], use_gpu: bool = False, max_seq_len: int = 128,
+                      batch_size: int = 1) -> list[list[Any]]:
+        """``[pooled [CLS] vector, token vectors]`` per item (task None); correct for any batch size."""
+        if self.task is not None:
+            raise ConfigError(f"{self._label()}: get_embedding needs task=None, this module has task {self.task!r}")
+        return self.predict(data, max_seq_len=max_seq_len, batch_size=batch_size, use_gpu=use_gpu)
+
+    @serving
+    def predict_method(self, data: list[list[str]], max_seq_len: int = 128, batch_size: int = 1,
+                       use_gpu: bool = False) -> list[Any]:
+        """``hub serving`` entry point: ``predict``'s results as JSON-able lists (token-cls without [CLS]/[SEP])."""
+        results = self.predict(data, max_seq_len=max_seq_len, batch_size=batch_size, use_gpu=use_gpu)
+        if self.task == "token-cls":
+            results = [labels[1:-1] for labels in results]
+        return results
+
+    # ------------------------------------------------------------------------------------------ export
+    @property
+    def input_spec(self) -> list[paddle.static.InputSpec]:
+        """int64 ``input_ids`` and ``token_type_ids`` (query then title for siamese text-matching)."""
+        names = (["query_input_ids", "query_token_type_ids", "title_input_ids", "title_token_type_ids"]
+                 if self.task == "text-matching" and self.matching == "siamese" else ["input_ids", "token_type_ids"])
+        # the seed QA head's beam (top-k over positions) needs a static length: pad inputs to max_position
+        length = self.max_position if self.task == "qa" and self.head == "seed" else None
+        return [paddle.static.InputSpec(shape=[None, length], dtype="int64", name=n) for n in names]
+
+    def _export_layer(self) -> nn.Layer:
+        return _ExportWrapper(self)
+
+    def _static(self, input_spec: list | None):
+        self.eval()
+        return paddle.jit.to_static(self._export_layer(), input_spec=input_spec or self.input_spec, full_graph=True)
+
+    def save_inference_model(self, dirname: str, model_filename: str | None = None,
+                             params_filename: str | None = None, input_spec: list | None = None,
+                             include_sub_modules: bool = True, combined: bool = True) -> None:
+        """Paddle Inference files ``dirname/<module name>.*`` of this task's forward (pad id 0 = padding)."""
+        paddle.jit.save(self._static(input_spec), os.path.join(dirname, self._export_name()))
+        log.info("Paddle Inference model saved in %s", dirname)
+
+    def export_onnx_model(self, dirname: str, input_spec: list | None = None, include_sub_modules: bool = True,
+                          opset_version: int = 11, **kwargs: Any) -> Path:
+        """ONNX file ``dirname/<module name>.onnx`` of this task's forward, via paddle2onnx, offline.
+
+        ``paddle.onnx.export`` is not used: through it paddle2onnx folds constants with Polygraphy, which
+        pip-installs ``onnx_graphsurgeon`` from the network (and its onnxoptimizer pass list is broken in 2.1.0).
+        """
+        import tempfile
+
+        import paddle2onnx
+
+        os.makedirs(dirname, exist_ok=True)
+        save_file = os.path.join(dirname, f"{self._export_name()}.onnx")
+        with tempfile.TemporaryDirectory(prefix="electra-onnx-") as tmp:
+            prefix = os.path.join(tmp, "model")
+            paddle.jit.save(self._static(input_spec), prefix)
+            model_file = prefix + (".json" if os.path.isfile(prefix + ".json") else ".pdmodel")
+            params_file = prefix + ".pdiparams" if os.path.isfile(prefix + ".pdiparams") else ""
+            kwargs.setdefault("optimize_tool", "None")
+            try:
+                paddle2onnx.export(model_file, params_file, save_file, opset_version=opset_version, **kwargs)
+            except SystemExit:  # paddle2onnx's logging.error() exits the interpreter
+                raise RuntimeError(f"paddle2onnx could not convert {self._label()} (task {self.task!r}); "
+                                   "see its log above") from None
+        if not os.path.isfile(save_file):
+            raise RuntimeError(f"paddle2onnx wrote no {save_file}; see its log above")
+        return Path(save_file)
+
+    def _export_name(self) -> str:
+        return self.variant.name if self.variant else "electra"
+
+
+class _ExportWrapper(nn.Layer):
+    """Exposes exactly the exported inputs, so ``to_static`` does not see the optional training arguments."""
+
+    def __init__(self, module: ElectraHubModule):
+        super().__init__()
+        self.module = module
+        self.siamese = module.task == "text-matching" and module.matching == "siamese"
+
+    def forward(self, input_ids, token_type_ids, title_input_ids=None, title_token_type_ids=None):
+        if self.siamese:
+            return self.module(query_input_ids=input_ids, query_token_type_ids=token_type_ids,
+                               title_input_ids=title_input_ids, title_token_type_ids=title_token_type_ids)
+        return self.module(input_ids=input_ids, token_type_ids=token_type_ids)

@@ -1,0 +1,106 @@
+"""CPU runtime tuning for Paddle, from profiling on a 2-core AMD EPYC (see docs/benchmarks.md).
+
+Two settings explain most of Paddle's CPU eager gap to PyTorch:
+
+* Paddle runs its BLAS calls single-threaded by default (``FLAGS_paddle_num_threads`` = 1); PyTorch uses
+  every core. :func:`tune_cpu` sets the math-library thread count to the core count (or ``threads``).
+* Paddle's wheel ships an old MKL (``libmklml_intel.so``) whose CPU dispatch gives non-Intel CPUs the
+  SSE path: a 2048² float32 GEMM runs at ~80 GFLOP/s on 2 AMD cores against ~190 for numpy/torch.
+  ``MKL_DEBUG_CPU_TYPE=5`` makes that MKL use its AVX2 kernels (~190 GFLOP/s). MKL reads the variable at
+  its first GEMM, so :func:`tune_cpu` must run before any matmul (importing paddle is fine). It is only set on
+  AMD CPUs and never overrides a value the user set.
+
+Everything here is opt-out: ``PADDLE_ELECTRA_NO_TUNE=1`` leaves Paddle's defaults alone.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+NO_TUNE_ENV = "PADDLE_ELECTRA_NO_TUNE"
+THREADS_ENV = "PADDLE_ELECTRA_THREADS"
+
+
+@lru_cache(maxsize=1)
+def cpu_vendor() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+@lru_cache(maxsize=1)
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown"
+
+
+def default_threads() -> int:
+    """``$PADDLE_ELECTRA_THREADS``, else ``$OMP_NUM_THREADS``, else the CPUs this process may run on."""
+    for env in (THREADS_ENV, "OMP_NUM_THREADS"):
+        value = os.environ.get(env, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def mkl_cpu_fix() -> bool:
+    """Ask Paddle's bundled MKL for its AVX2 kernels on AMD CPUs; must precede the first GEMM of the process."""
+    if os.environ.get(NO_TUNE_ENV) == "1" or "MKL_DEBUG_CPU_TYPE" in os.environ:
+        return False
+    if cpu_vendor() != "AuthenticAMD":
+        return False
+    os.environ["MKL_DEBUG_CPU_TYPE"] = "5"
+    return True
+
+
+_tuned: int | None = None
+
+
+def tune_cpu(threads: int | None = None) -> int:
+    """Make Paddle's CPU eager path use all cores and the fast GEMM kernels; returns the thread count.
+
+    Idempotent and cheap; call it at import of the package (before any model runs). An explicit ``threads``
+    re-applies the count.
+    """
+    global _tuned
+    if os.environ.get(NO_TUNE_ENV) == "1":
+        return 1
+    if _tuned is not None and threads is None:
+        return _tuned
+    mkl_cpu_fix()
+    count = threads or default_threads()
+    from paddle.base import core
+
+    core.set_num_threads(count)
+    _tuned = count
+    return count
+
+
+def electra_flops_per_example(sizes, seq_len: int, with_embeddings_project: bool | None = None) -> float:
+    """Forward FLOPs (2 per multiply-add) of the ELECTRA encoder for one example of ``seq_len`` tokens.
+
+    Counts every matmul: the embedding projection (when E != H), Q/K/V/output projections, QKᵀ and PV, and
+    the two FFN layers. Element-wise work (softmax, LayerNorm, GELU) is not counted. Heads are not counted.
+    """
+    e, h, layers, inter = sizes.embedding_size, sizes.hidden_size, sizes.num_hidden_layers, sizes.intermediate_size
+    project = (e != h) if with_embeddings_project is None else with_embeddings_project
+    n = seq_len
+    per_layer = 2 * n * h * (4 * h + 2 * inter) + 2 * 2 * n * n * h
+    return float(layers * per_layer + (2 * n * e * h if project else 0))
