@@ -351,8 +351,9 @@ def _pretrain(args: argparse.Namespace) -> int:
     options = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
     result = run_pretraining(args.model, args.text, args.steps, args.output, **options)
     for key in ("discriminator", "generator", "tf", "hf"):
-        if result.get(key):
-            print(f"{key}: {result[key]}")
+        value = result.get(key)
+        for role, path in value.items() if isinstance(value, dict) else [("", value)] if value else []:
+            print(f"{key}{' ' + role if role else ''}: {path}")
     return 0
 
 
@@ -383,19 +384,25 @@ def _setup_logging(debug: bool, quiet: bool) -> None:
 
 
 def quiet_third_party(debug: bool = False) -> None:
-    """PaddleNLP logs every file it saves at INFO; keep our own progress readable."""
+    """Keep our own progress readable: Paddle's import-time notices, PaddleNLP's expected load warnings."""
     if debug:
         return
-    try:
-        from paddlenlp.utils.log import logger as nlp_logger
-
-        nlp_logger.set_level("WARNING")
-    except Exception:  # paddlenlp missing or its logger changed: nothing to quiet
-        pass
+    import importlib
     import warnings
 
+    # before importing paddle: it warns about ccache and distutils at import
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning, module="paddlenlp")
+    # PaddleNLP warns on every expected "weights not used/newly initialised" load (heads are checked by us);
+    # PaddleHub logs each install at INFO.
+    for module_name, level in (("paddlenlp.utils.log", "ERROR"), ("paddlehub.utils.log", "WARNING")):
+        if module_name.startswith("paddlehub") and "paddlehub" not in sys.modules:
+            continue  # importing PaddleHub costs seconds; commands that use it quiet it themselves
+        try:
+            importlib.import_module(module_name).logger.set_level(level)
+        except Exception:  # not installed or its logger changed: nothing to quiet
+            pass
 
 
 def main(argv: list[str] | None = None) -> int:

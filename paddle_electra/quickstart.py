@@ -66,7 +66,7 @@ def quickstart(source: str | None = None, workdir: str | Path = "quickstart_outp
     scores = detect_replaced(disc, [RTD_TEXT])[0]
     print("      " + " ".join(f"{s.token}:{s.replaced_prob:.2f}" for s in scores))
     print("[3/4] installing the PaddleHub module")
-    _hub_install(disc, workdir)
+    _hub_install(disc)
     print(f"[4/4] fine-tuning {task} ({'embedded tiny set' if data_dir is None else data_dir})")
     from .finetune import run_finetuning
 
@@ -77,18 +77,18 @@ def quickstart(source: str | None = None, workdir: str | Path = "quickstart_outp
     return run_finetuning(task, data_dir or TINY_DATA, disc, workdir / f"finetune-{task}", resume=False, **tiny)
 
 
-def _hub_install(disc: Path, workdir: Path) -> None:
-    try:
-        from .hub import install_module
-    except ImportError:
-        print("      (hub module support not available in this build)")
-        return
-    import os
+def _hub_install(disc: Path) -> None:
+    """Install the module where ``hub install`` would ($HUB_HOME, default ~/.paddlehub) and use it by name."""
+    import paddlehub as hub
+    import paddlehub.env
 
-    hub_home = os.environ.get("HUB_HOME") or str(workdir / "hub_home")
-    try:
-        path = install_module("chinese-electra-small", hub_home=hub_home)
-    except Exception as err:  # installing is a demo step; the rest of the quickstart still runs
-        print(f"      skipped: {err}")
-        return
-    print(f"      installed {path} (HUB_HOME={hub_home}); weights: {disc}")
+    from .hub import install_module
+
+    hub_home = paddlehub.env.HUB_HOME  # where hub.Module(name=…) will look
+    path = install_module("chinese-electra-small", hub_home=hub_home)
+    print(f"      installed {path} (HUB_HOME={hub_home})")
+
+    module = hub.Module(name="chinese-electra-small", model_dir=str(disc))
+    pooled, tokens = module.get_embedding([[RTD_TEXT]])[0]
+    print(f"      hub.Module(name='chinese-electra-small', model_dir=…).get_embedding: pooled {len(pooled)} floats, "
+          f"{len(tokens)} token vectors")

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hub_helpers import point_hub_home
+
 from paddle_electra.quickstart import TINY_CHECKPOINT, quickstart
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,13 +22,15 @@ def test_embedded_checkpoint_is_the_test_fixture():
 
 
 def test_quickstart_runs_every_stage(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("HUB_HOME", str(tmp_path / "hub"))
+    point_hub_home(monkeypatch, tmp_path / "hub")
     results = quickstart(workdir=tmp_path, epochs=2)
     out = capsys.readouterr().out
-    for stage in ("[1/4] converting", "[2/4] fill-mask", "replaced-token detection", "[4/4] fine-tuning"):
+    for stage in ("[1/4] converting", "[2/4] fill-mask", "replaced-token detection", "[3/4] installing",
+                  "get_embedding: pooled 32 floats", "[4/4] fine-tuning"):
         assert stage in out
     assert set(results) == {"dev", "eval"} and 0.0 <= results["dev"]["accuracy"] <= 100.0
     assert "dev: chnsenticorp: accuracy:" in out
+    assert (tmp_path / "hub" / "modules" / "chinese_electra_small" / "module.py").is_file()
 
 
 def test_seed_entry_point_rejects_unknown_hparams(tmp_path):
