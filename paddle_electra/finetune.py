@@ -23,7 +23,7 @@ from .modeling.config import read_config_json, sizes_from_dict
 from .store import CONFIG_FILE, resolve
 from .tasks import get_task, load_split
 from .training.features import encode_classification, eval_batches, pad_batch, train_batches
-from .training.loop import FineTuner, LoopConfig
+from .training.loop import FineTuner, LoopConfig, is_main_process
 from .training.optim import RecipeConfig
 
 log = logging.getLogger("paddle_electra.finetune")
@@ -264,6 +264,8 @@ def _run_classification(spec, data_dir, model_dir: Path, out: Path, settings: Fi
         tuner = FineTuner(model, num_layers, out, _loop_config(settings), batches_for_epoch, loss_fn,
                           evaluate, save)
         tuner.train(resume=settings.resume)
+        if not is_main_process():  # rank 0 evaluates and reports for a multi-GPU run
+            return {}
         best = out / "best_model"
         if best.is_dir():
             model.set_state_dict(paddle.load(str(best / "model_state.pdparams")))

@@ -59,7 +59,7 @@ def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, di
     from .tasks import load_split
     from .tasks.qa_features import collate_qa, featurize_qa, write_predictions
     from .tokenizer import load_tokenizer
-    from .training.loop import FineTuner
+    from .training.loop import FineTuner, is_main_process
 
     tokenizer = load_tokenizer(model_dir)
     feat_args = dict(max_seq_length=settings.max_seq_length, doc_stride=settings.doc_stride,
@@ -97,6 +97,8 @@ def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, di
         tuner = FineTuner(model, model.electra.config.num_hidden_layers, out, _loop_config(settings),
                           batches_for_epoch, loss_fn, (lambda m: score("dev")) if "dev" in splits else None, save)
         tuner.train(resume=settings.resume)
+        if not is_main_process():  # rank 0 evaluates and reports for a multi-GPU run
+            return {}
         best = out / "best_model"
         if best.is_dir():
             model.set_state_dict(paddle.load(str(best / "model_state.pdparams")))

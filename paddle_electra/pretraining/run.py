@@ -28,7 +28,7 @@ import paddle
 
 from ..catalog import Sizes, get_variant, match_sizes
 from ..errors import ConfigError, StoreError
-from ..training.loop import FineTuner, LoopConfig, _atomic_save_dir
+from ..training.loop import FineTuner, LoopConfig
 from ..training.optim import RecipeConfig
 from .data import DOC_FORMATS, BatchSequence, TextStream, corpus_fingerprint, list_text_files
 from .masking import SpecialIds, max_predictions_per_seq
@@ -258,21 +258,12 @@ class PretrainTrainer(FineTuner):
             self._clock = (now, entry["step"])
         super()._record(**entry)
 
+    def _write_extra_state(self, directory: Path) -> None:
+        with open(directory / DATA_STATE_FILE, "wb") as handle:
+            pickle.dump(self.batches.state_dict(), handle, protocol=4)
+
     def save_checkpoint(self) -> Path:
-        target = self.checkpoint_root / f"step-{self.state.global_step:08d}"
-
-        def write(tmp: Path) -> None:
-            paddle.save(self.model.state_dict(), str(tmp / "model.pdparams"))
-            with open(tmp / "optimizer.pkl", "wb") as handle:
-                pickle.dump(self.optimizer.state_dict(), handle, protocol=4)
-            (tmp / "state.json").write_text(json.dumps(asdict(self.state)))
-            with open(tmp / DATA_STATE_FILE, "wb") as handle:
-                pickle.dump(self.batches.state_dict(), handle, protocol=4)
-
-        _atomic_save_dir(target, write)
-        complete = sorted(p for p in self.checkpoint_root.glob("step-*") if p.is_dir())
-        for old in complete[: -self.config.keep_checkpoints]:
-            shutil.rmtree(old, ignore_errors=True)
+        target = super().save_checkpoint()
         log.info("checkpoint %s", target)
         return target
 

@@ -8,6 +8,7 @@ a write leaves the previous checkpoint as the latest complete one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -52,6 +53,19 @@ class TrainState:
     good_steps: int = 0
 
 
+def parallel_env() -> tuple[int, int]:
+    """(rank, world size) under ``python -m paddle.distributed.launch``; (0, 1) in a plain process."""
+    world = paddle.distributed.get_world_size()
+    if world > 1 and not paddle.distributed.is_initialized():
+        paddle.distributed.init_parallel_env()
+    return paddle.distributed.get_rank(), world
+
+
+def is_main_process() -> bool:
+    """Rank 0 (or no launcher): the process that writes checkpoints, curves, results and prints metrics."""
+    return paddle.distributed.get_rank() == 0
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -94,6 +108,10 @@ class FineTuner:
 
     ``batches_for_epoch(epoch)`` must be deterministic in ``epoch`` (resume relies on it). ``evaluate(model)``
     returns metrics including ``score`` (higher is better), used to keep ``best_model/``.
+
+    Under ``paddle.distributed.launch`` with N processes each step takes N consecutive batches, rank r trains on
+    the r-th (gradients averaged by ``paddle.DataParallel``): the batch size is per device and an epoch has
+    1/N of the steps. Rank 0 alone evaluates and writes; the others wait for it at a barrier.
     """
 
     def __init__(self, model: paddle.nn.Layer, num_layers: int, out_dir: str | Path, config: LoopConfig,
@@ -108,7 +126,9 @@ class FineTuner:
         self.loss_fn = loss_fn
         self.evaluate = evaluate
         self.save_model = save_model or (lambda m, d: paddle.save(m.state_dict(), str(d / "model_state.pdparams")))
-        self.steps_per_epoch = len(batches_for_epoch(0)) // config.grad_accumulation
+        self.rank, self.world = parallel_env()
+        self.train_model = paddle.DataParallel(model) if self.world > 1 else model
+        self.steps_per_epoch = len(batches_for_epoch(0)) // (config.grad_accumulation * self.world)
         if self.steps_per_epoch == 0:
             raise ValueError("no training batches: the training set is empty")
         self.total_steps = int(self.steps_per_epoch * config.epochs)
@@ -121,20 +141,32 @@ class FineTuner:
     def checkpoint_root(self) -> Path:
         return self.out_dir / "checkpoints"
 
+    def _barrier(self) -> None:
+        if self.world > 1:
+            paddle.distributed.barrier()
+
     def save_checkpoint(self) -> Path:
         target = self.checkpoint_root / f"step-{self.state.global_step:08d}"
+        if self.rank != 0:
+            self._barrier()
+            return target
 
         def write(tmp: Path) -> None:
             paddle.save(self.model.state_dict(), str(tmp / "model.pdparams"))
             with open(tmp / "optimizer.pkl", "wb") as handle:
                 pickle.dump(self.optimizer.state_dict(), handle, protocol=4)
             (tmp / "state.json").write_text(json.dumps(asdict(self.state)))
+            self._write_extra_state(tmp)
 
         _atomic_save_dir(target, write)
         complete = sorted(p for p in self.checkpoint_root.glob("step-*") if p.is_dir())
         for old in complete[: -self.config.keep_checkpoints]:
             shutil.rmtree(old, ignore_errors=True)
+        self._barrier()
         return target
+
+    def _write_extra_state(self, directory: Path) -> None:
+        """Subclasses add files to a checkpoint here (sealed with the rest)."""
 
     def latest_checkpoint(self) -> Path | None:
         if not self.checkpoint_root.is_dir():
@@ -158,6 +190,8 @@ class FineTuner:
 
     # ------------------------------------------------------------------ training
     def _record(self, **entry: Any) -> None:
+        if self.rank != 0:
+            return
         self.out_dir.mkdir(parents=True, exist_ok=True)
         with open(self.curve_path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry) + "\n")
@@ -167,10 +201,14 @@ class FineTuner:
         paddle.seed(self.config.seed * 7919 + self.state.global_step)  # dropout masks reproducible on resume
         total = 0.0
         scale = self.state.loss_scale if self.config.amp else 1.0
-        for batch in micro_batches:
-            with paddle.amp.auto_cast(enable=self.config.amp, level="O1", dtype="float16"):
-                loss = self.loss_fn(self.model, batch) / len(micro_batches)
-            (loss * scale if self.config.amp else loss).backward()
+        for index, batch in enumerate(micro_batches):
+            # gradients are all-reduced once, on the last micro-batch of the step
+            last = index == len(micro_batches) - 1
+            sync = contextlib.nullcontext() if self.world == 1 or last else self.train_model.no_sync()
+            with sync:
+                with paddle.amp.auto_cast(enable=self.config.amp, level="O1", dtype="float16"):
+                    loss = self.loss_fn(self.train_model, batch) / len(micro_batches)
+                (loss * scale if self.config.amp else loss).backward()
             total += float(loss)
         norm = self.optimizer.step(grad_scale=scale)
         self.optimizer.clear_grad()
@@ -189,6 +227,8 @@ class FineTuner:
                 self.state.loss_scale *= 2
 
     def _end_of_epoch(self, epoch: int) -> None:
+        if self.rank != 0:
+            return
         metrics = self.evaluate(self.model) if self.evaluate else {}
         self._record(step=self.state.global_step, epoch=epoch + 1, **{f"dev_{k}": v for k, v in metrics.items()})
         score = metrics.get("score")
@@ -203,9 +243,9 @@ class FineTuner:
 
         if resume:
             self.resume()
-        accumulation = self.config.grad_accumulation
+        per_step = self.config.grad_accumulation * self.world
         progress = tqdm(total=self.total_steps, initial=self.state.global_step, desc="fine-tuning",
-                        unit="step", disable=None, dynamic_ncols=True)
+                        unit="step", disable=None if self.rank == 0 else True, dynamic_ncols=True)
         started, steps_run = time.time(), 0
         while self.state.global_step < self.total_steps:
             epoch, offset = divmod(self.state.global_step, self.steps_per_epoch)
@@ -213,7 +253,7 @@ class FineTuner:
             for step_in_epoch in range(offset, self.steps_per_epoch):
                 if self.state.global_step >= self.total_steps:
                     break
-                group = batches[step_in_epoch * accumulation:(step_in_epoch + 1) * accumulation]
+                group = batches[step_in_epoch * per_step:(step_in_epoch + 1) * per_step][self.rank::self.world]
                 lr = self.optimizer.get_lr()
                 loss = self._train_step(group)
                 self.state.global_step += 1
