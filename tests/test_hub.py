@@ -113,6 +113,16 @@ def test_install_errors(tmp_path, monkeypatch):
         install_module("chinese-electra-base", hub_home=tmp_path)
 
 
+def test_cli_hub_install_and_unknown_name(tmp_path, capsys):
+    from paddle_electra.cli import main
+
+    assert main(["hub-install", "chinese-legal-electra-base", "--hub-home", str(tmp_path)]) == 0
+    assert (tmp_path / "modules" / "chinese_legal_electra_base" / "module.py").is_file()
+    assert main(["hub-install", "chinese-electra-tiny", "--hub-home", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown model name 'chinese-electra-tiny'") and "Traceback" not in err
+
+
 # ------------------------------------------------------------------------------------------------ tasks
 def test_embeddings_batch_equals_single(hub):
     module = hub.Module(name=SMALL)
