@@ -266,11 +266,7 @@ def _run_classification(spec, data_dir, model_dir: Path, out: Path, settings: Fi
         tuner.train(resume=settings.resume)
         if not is_main_process():  # rank 0 evaluates and reports for a multi-GPU run
             return {}
-        best = out / "best_model"
-        if best.is_dir():
-            model.set_state_dict(paddle.load(str(best / "model_state.pdparams")))
-        else:
-            save(model, _ensure(best))
+        tuner.restore_best()
     results = {}
     for split, rows in eval_rows.items():
         metrics = evaluate_classification(model, rows, settings.eval_batch_size)
@@ -295,11 +291,6 @@ def eval_splits(spec, data_dir, settings: FinetuneSettings) -> list[str]:
         except DataError:
             log.warning("%s: no eval/test file in %s; skipping test-set evaluation", spec.name, data_dir)
     return splits
-
-
-def _ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _loop_config(settings: FinetuneSettings) -> LoopConfig:

@@ -99,9 +99,7 @@ def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, di
         tuner.train(resume=settings.resume)
         if not is_main_process():  # rank 0 evaluates and reports for a multi-GPU run
             return {}
-        best = out / "best_model"
-        if best.is_dir():
-            model.set_state_dict(paddle.load(str(best / "model_state.pdparams")))
+        tuner.restore_best()
     results = {}
     for split in splits:
         metrics = score(split)

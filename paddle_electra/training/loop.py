@@ -237,6 +237,14 @@ class FineTuner:
             _atomic_save_dir(self.out_dir / "best_model", lambda d: self.save_model(self.model, d))
             log.info("new best dev score %.4f at step %d", score, self.state.global_step)
 
+    def restore_best(self) -> None:
+        """Put ``best_model/``'s weights into the model; without a dev set the final model becomes the best."""
+        best = self.out_dir / "best_model"
+        if best.is_dir():
+            self.model.set_state_dict(paddle.load(str(best / "model_state.pdparams")))
+        else:
+            _atomic_save_dir(best, lambda d: self.save_model(self.model, d))
+
     def train(self, resume: bool = True, stop_after_steps: int | None = None) -> TrainState:
         """Train to the end (or ``stop_after_steps`` more steps, for tests); resumes from the last checkpoint."""
         from tqdm import tqdm
