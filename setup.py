@@ -14,7 +14,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
     packages=find_packages(include=["paddle_electra", "paddle_electra.*"]),
-    include_package_data=True,
+    # the embedded tiny checkpoint and data the quickstart runs on
+    package_data={"paddle_electra": ["resources/*/*", "resources/*/*/*"]},
     install_requires=[
         "paddlepaddle>=2.6.2",
         "paddlenlp>=2.8.1",
