@@ -120,7 +120,12 @@ def export_model(model_dir: str | Path, out_dir: str | Path | None = None, forma
             raise ConfigError("export_model needs a model directory or a model")
         model, head = _load_eager(model_dir, head)
     out = Path(out_dir) if out_dir else model_dir / f"export-{format}"
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        from .errors import StoreError
+
+        raise StoreError(f"cannot create the export directory {out}: {err.strerror}; choose another --output") from None
     model.eval()
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
     try:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .catalog import match_sizes
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, StoreError
 from .metrics.classification import accuracy, format_metrics
 from .modeling.config import read_config_json, sizes_from_dict
 from .store import CONFIG_FILE, resolve
@@ -93,7 +93,7 @@ def parse_hparams(hparams: str | os.PathLike[str] | dict[str, Any] | None) -> di
     else:
         text = str(hparams)
         source = text
-        if not text.lstrip().startswith("{"):
+        if not text.lstrip().startswith(("{", "[")):  # inline JSON, else a file name
             try:
                 text = Path(text).read_text(encoding="utf-8")
             except OSError as err:
@@ -171,7 +171,9 @@ def _classifier(model_dir: Path, num_labels: int, head: str):
         from paddlenlp.transformers import ElectraForSequenceClassification as cls
     else:
         cls = ElectraForSeedClassification
-    return cls.from_pretrained(str(model_dir), num_labels=num_labels)
+    from .modeling.load import from_pretrained_checked
+
+    return from_pretrained_checked(cls, model_dir, num_labels=num_labels)
 
 
 def _save_model_dir(model, tokenizer, labels: tuple[str, ...], settings: FinetuneSettings):
@@ -209,9 +211,27 @@ def run_finetuning(task: str, data_dir: str | Path, model: str | Path, output_di
     """Train (with resume), keep the best dev model, then report dev/eval metrics in the seed's format."""
     model_dir = resolve(model)
     settings = build_settings(task, model_dir, hparams, **overrides)
+    positions = int(read_config_json(model_dir / CONFIG_FILE).get("max_position_embeddings", 512))
+    if settings.max_seq_length > positions:  # longer ids would index past the position table
+        log.warning("max_seq_length %d > the model's %d positions; using %d", settings.max_seq_length, positions,
+                    positions)
+        settings.max_seq_length = positions
     spec = get_task(settings.task)
     out = Path(output_dir or Path("runs") / f"{spec.name}-{model_dir.name}")
-    out.mkdir(parents=True, exist_ok=True)
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreError(f"cannot create the run directory {out}: {err.strerror}; choose another --output") from None
+    try:
+        return _run(spec, data_dir, model_dir, out, settings)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # a run that failed before writing anything leaves no empty run directory behind
+        raise
+
+
+def _run(spec, data_dir, model_dir: Path, out: Path, settings: FinetuneSettings) -> dict[str, dict[str, float]]:
     device = _select_device(settings.device)
     log.info("%s on %s (%s): lr %g, layerwise decay %g, %g epochs, batch %d, max_seq_length %d -> %s",
              spec.name, model_dir.name, device, settings.learning_rate, settings.layerwise_lr_decay,

@@ -56,6 +56,7 @@ def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, di
 
     from .finetune import _loop_config, eval_splits
     from .modeling.heads import ElectraForSeedQA
+    from .modeling.load import from_pretrained_checked
     from .tasks import load_split
     from .tasks.qa_features import collate_qa, featurize_qa, write_predictions
     from .tokenizer import load_tokenizer
@@ -67,8 +68,8 @@ def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, di
     splits = {s: load_split(spec, data_dir, s).examples for s in eval_splits(spec, data_dir, settings)}
     eval_features = {s: featurize_qa(ex, tokenizer, is_training=False, **feat_args) for s, ex in splits.items()}
     paddle.seed(settings.seed)
-    model = ElectraForSeedQA.from_pretrained(str(model_dir), beam_size=settings.beam_size,
-                                             answerable_weight=settings.answerable_weight)
+    model = from_pretrained_checked(ElectraForSeedQA, model_dir, beam_size=settings.beam_size,
+                                    answerable_weight=settings.answerable_weight)
 
     def score(split: str) -> dict[str, float]:
         preds, nbest = predict_qa(model, splits[split], eval_features[split], settings)

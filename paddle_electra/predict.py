@@ -24,16 +24,29 @@ def load_finetuned(model_dir: str | Path):
 
     model_dir = Path(model_dir)
     meta_path = model_dir / "labels.json"
+    if not model_dir.is_dir():
+        raise ConfigError(f"{model_dir}: no such directory; pass the best_model/ directory of a fine-tuning run")
     if not meta_path.is_file():
         raise ConfigError(f"{model_dir}: no labels.json; pass the best_model/ directory of a fine-tuning run")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        labels = tuple(meta["labels"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"{meta_path}: not a label file written by fine-tuning ({err}); expected "
+                          '{"task": ..., "labels": [...]} — restore it from the run directory') from None
     if meta.get("head") == "paddlenlp":
         from paddlenlp.transformers import ElectraForSequenceClassification as cls
     else:
         cls = ElectraForSeedClassification
-    model = cls.from_pretrained(str(model_dir))
+    from .modeling.load import from_pretrained_checked
+
+    model = from_pretrained_checked(cls, model_dir)
+    outputs = int(getattr(model, "num_labels", model.config.num_labels))
+    if outputs != len(labels):
+        raise ConfigError(f"{meta_path} lists {len(labels)} labels but the classifier in {model_dir} has "
+                          f"{outputs} outputs; use the labels.json written with this model")
     model.eval()
-    return model, load_tokenizer(model_dir), tuple(meta["labels"])
+    return model, load_tokenizer(model_dir), labels
 
 
 def predict_texts(model_dir: str | Path, pairs: list[tuple[str, str | None]], max_seq_length: int = 128,
@@ -45,8 +58,13 @@ def predict_texts(model_dir: str | Path, pairs: list[tuple[str, str | None]], ma
     from .training.features import Encoded, encode_pair, eval_batches
 
     model, tokenizer, labels = load_finetuned(model_dir)
-    if any(not a or not a.strip() for a, _ in pairs):
-        raise ConfigError("every input text must be non-empty")
+    for i, (a, b) in enumerate(pairs, start=1):
+        if not a or not a.strip() or (b is not None and not b.strip()):
+            raise ConfigError(f"input text {i} ({a!r}{f' ||| {b!r}' if b is not None else ''}) is empty or "
+                              "whitespace only; pass non-empty text")
+    positions = int(model.config.max_position_embeddings)
+    if max_seq_length > positions:  # longer ids would index past the position table
+        max_seq_length = positions
     rows = [Encoded(*encode_pair(tokenizer, a, b, max_seq_length)[:2], 0) for a, b in pairs]
     probs = np.zeros((len(rows), len(labels)), dtype="float32")
     with paddle.no_grad():

@@ -12,7 +12,9 @@ import contextlib
 import json
 import os
 import shutil
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,26 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model_state.pdparams"
 VOCAB_FILE = "vocab.txt"
 META_KEY = "paddle_electra"
+
+
+PAUSE_ENV = "PADDLE_ELECTRA_TEST_PAUSE"
+_pause_hits: dict[str, int] = {}
+
+
+def pause_point(point: str) -> None:
+    """Test hook (tests/robustness), inert unless ``$PADDLE_ELECTRA_TEST_PAUSE`` is ``POINT`` or ``POINT@N``.
+
+    The N-th time (default: first) this process reaches ``point`` it prints ``paused at POINT`` to stderr and
+    sleeps, so a test can kill -9 it exactly there. Points: ``model-dir-write`` (files written, directory not yet
+    renamed into place), ``checkpoint-write`` (weights written, checkpoint not yet sealed) and ``train-step``.
+    """
+    wanted = os.environ.get(PAUSE_ENV)
+    if not wanted or wanted.split("@")[0] != point:
+        return
+    _pause_hits[point] = _pause_hits.get(point, 0) + 1
+    if _pause_hits[point] == int(wanted.partition("@")[2] or 1):
+        print(f"paused at {point}", file=sys.stderr, flush=True)
+        time.sleep(3600)
 
 
 def home() -> Path:
@@ -123,6 +145,7 @@ def atomic_dir(target: Path, *, force: bool = False, fingerprint: str | None = N
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:
         yield tmp
+        pause_point("model-dir-write")
         backup = None
         if target.exists():
             backup = target.with_name(f".{target.name}.old-{os.getpid()}")

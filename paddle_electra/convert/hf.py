@@ -53,7 +53,8 @@ def open_hf_source(weights: Path) -> TensorSource:
             with safe_open(str(weights), framework="np") as handle:
                 names = list(handle.keys())
         except Exception as err:  # safetensors raises its own error types
-            raise CheckpointError(f"{weights}: not a readable safetensors file ({err})") from None
+            raise CheckpointError(f"{weights}: not a readable safetensors file ({err}); the file is truncated or "
+                                  "corrupt — download it again") from None
         tensors = load_safetensors(weights)
         shapes = {n: tuple(tensors[n].shape) for n in names}
     else:
@@ -108,6 +109,9 @@ def convert_hf(path: str | Path, output: str | Path | None = None, name: str | N
     names = set(source.shapes)
     head = detect_head(names)
     prefixed = any(n.startswith("electra.") for n in names)
+    if not prefixed and any(n.startswith("bert.") for n in names):
+        raise ConversionError(f"{weights}: a BERT checkpoint (tensors under bert.); expected ELECTRA tensors such "
+                              "as electra.embeddings.word_embeddings.weight — convert an HFL ELECTRA model")
     if not any("embeddings.word_embeddings" in n for n in names):
         raise ConversionError(f"{weights}: no ELECTRA embeddings (found e.g. {', '.join(sorted(names)[:3])}); "
                               "is this an ELECTRA model?")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,8 +134,6 @@ def convert_tf_checkpoint(path: str | Path, output: str | Path | None = None, na
     writes into the local store under that name and its ``-generator`` companion, after checking the shapes
     really are that model's.
     """
-    from ..store import store_path
-
     if (output is None) == (name is None):
         raise ConfigError("give exactly one of --output DIR or --name MODEL")
     conversion = plan_tf_checkpoint(path, config=config, expected=name)
@@ -150,6 +149,25 @@ def convert_tf_checkpoint(path: str | Path, output: str | Path | None = None, na
     )
     written: dict[str, Path] = {}
     disc = _expected_disc(name)
+    fresh: list[Path] = []  # directories this call created
+    out_created = output is not None and not Path(output).exists()
+    try:
+        _write_halves(conversion, written, fresh, disc, output, vocab_path, force)
+    except BaseException:
+        # both halves or neither: remove a half this call wrote (kill -9 can still leave one complete half,
+        # never a partial directory; re-running completes it, the fingerprint matches)
+        for path in fresh:
+            shutil.rmtree(path, ignore_errors=True)
+        if out_created and Path(output).is_dir() and not any(Path(output).iterdir()):  # type: ignore[arg-type]
+            Path(output).rmdir()  # type: ignore[arg-type]
+        raise
+    return written
+
+
+def _write_halves(conversion: TFConversion, written: dict[str, Path], fresh: list[Path], disc: Variant | None,
+                  output: str | Path | None, vocab_path: Path, force: bool) -> None:
+    from ..store import store_path
+
     for role, plan in conversion.plans.items():
         matches = match_sizes(plan.sizes, role)  # type: ignore[arg-type]
         variant = _variant_for(disc, role) if disc else (matches[0] if matches else None)
@@ -159,5 +177,7 @@ def convert_tf_checkpoint(path: str | Path, output: str | Path | None = None, na
             "source": str(conversion.source.path), "source_format": "tensorflow",
             "fingerprint": f"{conversion.fingerprint}:{role}",
         }
+        existed = target.exists()
         written[role] = write_model_dir(plan, conversion.source, target, vocab_path, meta, force)
-    return written
+        if not existed:
+            fresh.append(written[role])

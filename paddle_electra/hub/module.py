@@ -32,7 +32,7 @@ from paddlehub.module.nlp_module import TransformerModule
 
 from ..catalog import Variant, get_variant
 from ..errors import ConfigError, StoreError
-from ..store import CONFIG_FILE, resolve
+from ..store import resolve
 from . import qa as spans
 
 log = logging.getLogger("paddle_electra.hub")
@@ -158,11 +158,9 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         return stored_head(self.model_dir)
 
     def _pretrained(self, cls, **kwargs: Any):
-        from ..modeling.config import read_config_json, sizes_from_dict
+        from ..modeling.load import from_pretrained_checked
 
-        config_path = self.model_dir / CONFIG_FILE
-        sizes_from_dict(read_config_json(config_path), str(config_path))  # our message, not PaddleNLP's vocab guess
-        return cls.from_pretrained(str(self.model_dir), **kwargs)
+        return from_pretrained_checked(cls, self.model_dir, **kwargs)  # config checked, load errors typed
 
     def _build(self, kwargs: dict[str, Any]) -> None:
         import paddlenlp.transformers as nlp
@@ -208,7 +206,8 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         try:
             state = paddle.load(str(file))
         except Exception as err:  # noqa: BLE001 - paddle raises many types for a bad file
-            raise StoreError(f"{self._label()}: cannot read load_checkpoint {file} ({err})") from None
+            raise StoreError(f"{self._label()}: cannot read load_checkpoint {file} ({err}); it is truncated or not a "
+                             "paddle.save file — pass the model.pdparams that hub.Trainer wrote") from None
         if not isinstance(state, dict):
             raise StoreError(f"{self._label()}: {file} is not a state dict; pass a model.pdparams from hub.Trainer")
         own = self.state_dict()

@@ -335,7 +335,9 @@ def _load_json(path: str, what: str) -> Any:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        raise DataError(f"{path}:{line}: {what} is not valid UTF-8 (byte offset {exc.start})") from None
+        raise DataError(
+            f"{path}:{line}: {what} is not valid UTF-8 (byte offset {exc.start}); re-save it as UTF-8"
+        ) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -357,9 +359,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise DataError(f"{args.prediction_file}: expected a JSON object {{question id: answer text}}")
         if not isinstance(dataset, dict):
             raise DataError(f"{args.dataset_file}: expected a JSON object with a 'data' list")
-        result = score(
-            dataset, predictions, on_skip=lambda qid: sys.stderr.write(f"Unanswered question: {qid}\n")
-        )
+        try:
+            result = score(
+                dataset, predictions, on_skip=lambda qid: sys.stderr.write(f"Unanswered question: {qid}\n")
+            )
+        except DataError as exc:  # name the file: score() only knows the JSON path
+            raise DataError(f"{args.dataset_file}: {exc}") from None
     except DataError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1

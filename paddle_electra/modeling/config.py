@@ -40,7 +40,8 @@ def read_config_json(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        raise ConfigError(f"{path}: config file not found; check the path, or re-run the conversion that writes "
+                          "the model directory") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not valid JSON ({err}); restore the file or re-run the conversion") from None
     if not isinstance(data, dict):

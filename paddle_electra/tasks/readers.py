@@ -236,17 +236,18 @@ def read_tsv_examples(
             report.warnings[f"label {label!r} read as {spec.label_aliases[label]!r}"] += 1
             label = spec.label_aliases[label]
         if not label.strip():
-            raise DataError(f"{path}:{lineno}: empty label (column {cols.label + 1})")
+            raise DataError(f"{path}:{lineno}: empty label (column {cols.label + 1}); fill it in or delete the line")
         if allowed is not None and label not in allowed:
             raise DataError(f"{path}:{lineno}: label {label!r} not in {_fmt_labels(allowed)}")
         text_a = fields[cols.text_a]
         if not text_a.strip():
-            raise DataError(f"{path}:{lineno}: empty text_a (column {cols.text_a + 1})")
+            raise DataError(f"{path}:{lineno}: empty text_a (column {cols.text_a + 1}); fill it in or delete the line")
         text_b = None
         if cols.text_b is not None:
             text_b = fields[cols.text_b]
             if not text_b.strip():
-                raise DataError(f"{path}:{lineno}: empty text_b (column {cols.text_b + 1})")
+                raise DataError(
+                    f"{path}:{lineno}: empty text_b (column {cols.text_b + 1}); fill it in or delete the line")
         if not cols.exact:
             languages[fields[0]] += 1
         examples.append(ClassificationExample(f"{split}-{lineno - 2}", text_a, text_b, label))

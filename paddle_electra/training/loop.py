@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import paddle
 
+from ..store import pause_point
 from .optim import RecipeConfig, SeedAdamW
 
 log = logging.getLogger("paddle_electra.training")
@@ -153,6 +154,7 @@ class FineTuner:
 
         def write(tmp: Path) -> None:
             paddle.save(self.model.state_dict(), str(tmp / "model.pdparams"))
+            pause_point("checkpoint-write")  # test hook: a kill -9 here leaves a half-written, unsealed checkpoint
             with open(tmp / "optimizer.pkl", "wb") as handle:
                 pickle.dump(self.optimizer.state_dict(), handle, protocol=4)
             (tmp / "state.json").write_text(json.dumps(asdict(self.state)))
@@ -162,6 +164,9 @@ class FineTuner:
         complete = sorted(p for p in self.checkpoint_root.glob("step-*") if p.is_dir())
         for old in complete[: -self.config.keep_checkpoints]:
             shutil.rmtree(old, ignore_errors=True)
+        for stale in self.checkpoint_root.glob(".step-*.partial-*"):  # left by a run killed while writing
+            if stale.parent / stale.name != target:
+                shutil.rmtree(stale, ignore_errors=True)
         self._barrier()
         return target
 
@@ -265,6 +270,7 @@ class FineTuner:
                 lr = self.optimizer.get_lr()
                 loss = self._train_step(group)
                 self.state.global_step += 1
+                pause_point("train-step")
                 steps_run += 1
                 progress.update(1)
                 progress.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")

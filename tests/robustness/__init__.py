@@ -1,0 +1,1 @@
+"""Robustness and safety suite (issue 8); a package so its conftest does not shadow tests/conftest.py."""
