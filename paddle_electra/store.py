@@ -123,6 +123,30 @@ def _check_writable(parent: Path) -> None:
         raise StoreError(f"{parent} is not writable; choose another output path or fix its permissions")
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _clean_stale(target: Path) -> None:
+    """Remove what a killed writer of ``target`` left: half-written ``.partial-PID-*`` directories, and put
+    back a ``.old-PID`` directory moved aside just before the kill (the previous complete output)."""
+    for leftover in target.parent.glob(f".{target.name}.*-*"):
+        kind, _, rest = leftover.name[len(target.name) + 2:].partition("-")
+        pid = rest.split("-", 1)[0]
+        if kind not in ("partial", "old") or not pid.isdigit() or _pid_alive(int(pid)):
+            continue
+        if kind == "old" and not target.exists():
+            os.replace(leftover, target)
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_dir(target: Path, *, force: bool = False, fingerprint: str | None = None) -> Iterator[Path]:
     """Yield a temporary directory that replaces ``target`` only if the block finishes.
@@ -132,6 +156,8 @@ def atomic_dir(target: Path, *, force: bool = False, fingerprint: str | None = N
     refused.
     """
     target = Path(target).expanduser().absolute()
+    if target.parent.is_dir():
+        _clean_stale(target)
     if target.exists() and not target.is_dir():
         raise StoreError(f"{target} exists and is not a directory; choose another output path")
     if target.is_dir() and any(target.iterdir()) and not force:
@@ -142,7 +168,7 @@ def atomic_dir(target: Path, *, force: bool = False, fingerprint: str | None = N
                 "pass --force to replace it, or choose another output path"
             )
     _check_writable(target.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-{os.getpid()}-", dir=target.parent))
     try:
         yield tmp
         pause_point("model-dir-write")

@@ -136,5 +136,22 @@ def test_kill_mid_conversion_leaves_no_partial_model(tmp_path, at, half):
     done = subprocess.run(cmd, env=subprocess_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert is_model_dir(out / "discriminator") and is_model_dir(out / "generator")
+    assert sorted(p.name for p in out.iterdir()) == ["discriminator", "generator"]  # the killed writer's leftovers
     record.row("interruption", f"kill_convert_{half}", f"`convert` killed (SIGKILL) while writing the {half}",
-               f"no {half}/ directory (only a hidden .{half}.partial-*); re-run completes both halves", "")
+               f"no {half}/ directory (only a hidden .{half}.partial-*); re-run completes both halves and "
+               "removes the dead writer's .partial-*", "")
+
+
+def test_stale_leftovers_of_a_dead_writer_are_cleaned_or_restored(tmp_path):
+    from paddle_electra.store import atomic_dir
+
+    dead = 2**22 + 12345  # above the default pid_max: no such process
+    target = tmp_path / "model"
+    (tmp_path / f".model.partial-{dead}-abc").mkdir()
+    (tmp_path / f".model.old-{dead}").mkdir()
+    (tmp_path / f".model.old-{dead}" / "model_state.pdparams").write_bytes(b"previous")
+    (tmp_path / f".model.partial-{os.getpid()}-live").mkdir()  # a live writer's directory is left alone
+    with atomic_dir(target, force=True) as tmp:
+        (tmp / "model_state.pdparams").write_bytes(b"new")
+    assert (target / "model_state.pdparams").read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".model.partial-{os.getpid()}-live", "model"]
