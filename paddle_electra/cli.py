@@ -358,14 +358,21 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------ main
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes print one line, like every other error, pointing at ``--help``."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="paddle-electra",
         description="Chinese ELECTRA (HFL) for PaddlePaddle: convert, inspect, use and fine-tune.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("--quiet", "-q", action="store_true", help="only warnings and errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, (help_text, configure, handler) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
