@@ -247,6 +247,8 @@ def _predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="DIR", help="best_model/ of a fine-tuning run")
     p.add_argument("texts", nargs="+", metavar="TEXT", help="a text, or a pair as 'A|||B'")
     p.add_argument("--max-seq-length", type=int, default=128)
+    p.add_argument("--fast", action="store_true",
+                   help="use the Paddle Inference export (oneDNN), exported to DIR/export-paddle on first use")
 
 
 @command("predict", "classify texts (or text pairs 'A|||B') with a fine-tuned model", _predict_args)
@@ -254,7 +256,7 @@ def _predict(args: argparse.Namespace) -> int:
     from .predict import predict_texts
 
     pairs = [tuple(t.split("|||", 1)) if "|||" in t else (t, None) for t in args.texts]
-    for text, pred in zip(args.texts, predict_texts(args.model, pairs, args.max_seq_length)):
+    for text, pred in zip(args.texts, predict_texts(args.model, pairs, args.max_seq_length, fast=args.fast)):
         probs = " ".join(f"{k}:{v:.3f}" for k, v in pred.probabilities.items())
         print(f"{pred.label}\t{probs}\t{text}")
     return 0
@@ -334,6 +336,11 @@ def _pretrain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--generator", metavar="NAME|DIR|scratch", help="generator to pair with a discriminator directory")
     p.add_argument("--from-scratch", action="store_true", default=None, help="random weights of the model's sizes")
     p.add_argument("--save-every-steps", type=int)
+    p.add_argument("--keep-checkpoints", type=int, help="newest checkpoints to keep (default 2)")
+    p.add_argument("--log-every-steps", type=int, help="curve.jsonl / progress interval (default 10)")
+    p.add_argument("--shuffle-buffer", type=int, help="examples shuffled together while streaming (default 1000)")
+    p.add_argument("--vocab", metavar="PATH", help="vocab.txt when the model directory has none")
+    p.add_argument("--disc-weight", type=float, help="discriminator loss weight (default 50)")
     p.add_argument("--grad-accumulation", type=int)
     p.add_argument("--device", choices=["auto", "cpu", "gpu"])
     p.add_argument("--amp", action="store_true", default=None)

@@ -80,13 +80,41 @@ def _static_layer(model):
             self.inner = inner
 
         def forward(self, input_ids, token_type_ids, attention_mask):
+            if head is not None:  # PaddleNLP's discriminator head squeezes every axis: a batch of 1 would lose one
+                hidden = self.inner.electra(input_ids=input_ids, token_type_ids=token_type_ids,
+                                            attention_mask=attention_mask)
+                hidden = hidden[0] if isinstance(hidden, (tuple, list)) else hidden
+                return head.dense_prediction(head.act(head.dense(hidden))).squeeze(-1)
             out = self.inner(input_ids=input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask)
             return out[0] if isinstance(out, (tuple, list)) else out
 
+    head = getattr(model, "discriminator_predictions", None)
     wrapped = _Export(model)
     wrapped.eval()
     spec = [paddle.static.InputSpec([None, None], "int64", name) for name in INPUT_NAMES]
     return paddle.jit.to_static(wrapped, input_spec=spec, full_graph=True)
+
+
+def _optional(module: str):
+    """Import an optional ONNX dependency, or say how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(f"ONNX export/inference needs {module}: pip install 'paddle-electra[bench]' "
+                          "(or paddle2onnx onnxruntime), or use --format paddle") from None
+
+
+def source_fingerprint(model_dir: Path) -> str:
+    """Size and mtime of the weight and config files: an export made from other weights is stale."""
+    parts = []
+    for name in ("model_state.pdparams", "model.safetensors", "config.json", "labels.json"):
+        path = model_dir / name
+        if path.is_file():
+            stat = path.stat()
+            parts.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return ";".join(parts)
 
 
 def _paddle_files(out_dir: Path) -> tuple[Path, Path]:
@@ -126,17 +154,25 @@ def export_model(model_dir: str | Path, out_dir: str | Path | None = None, forma
         from .errors import StoreError
 
         raise StoreError(f"cannot create the export directory {out}: {err.strerror}; choose another --output") from None
+    training = model.training
     model.eval()
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
     try:
-        with _without_dropout(model):
-            paddle.jit.save(_static_layer(model), str(work / PADDLE_STEM))
+        try:
+            with _without_dropout(model):
+                paddle.jit.save(_static_layer(model), str(work / PADDLE_STEM))
+        finally:
+            if training:
+                model.train()
         model_file, params_file = _paddle_files(work)
         if format == "onnx":
-            import paddle2onnx
-
-            paddle2onnx.export(str(model_file), str(params_file), save_file=str(work / ONNX_FILE),
-                               opset_version=opset, enable_onnx_checker=True, verbose=False)
+            paddle2onnx = _optional("paddle2onnx")
+            try:  # optimize_tool "None": the default folds constants with Polygraphy, which pip-installs from the net
+                paddle2onnx.export(str(model_file), str(params_file), save_file=str(work / ONNX_FILE),
+                                   opset_version=opset, enable_onnx_checker=True, verbose=False,
+                                   optimize_tool="None")
+            except SystemExit:  # paddle2onnx's logging.error() exits the interpreter
+                raise ConfigError(f"paddle2onnx could not convert {model_dir}; see its log above") from None
             model_file.unlink()
             params_file.unlink()
         for item in work.iterdir():
@@ -152,7 +188,8 @@ def export_model(model_dir: str | Path, out_dir: str | Path | None = None, forma
             if source.is_file() and source.resolve() != (out / name).resolve():
                 shutil.copyfile(source, out / name)
     meta = {"format": format, "head": head, "inputs": list(INPUT_NAMES), "input_dtype": "int64",
-            "source": str(model_dir) if model_dir else None, "paddle": paddle.__version__}
+            "source": str(model_dir) if model_dir else None, "paddle": paddle.__version__,
+            "fingerprint": source_fingerprint(model_dir) if model_dir is not None else None}
     (out / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
     log.info("exported %s to %s (%s)", model_dir, out, format)
     return out
@@ -208,8 +245,7 @@ class FastPredictor:
         self.backend = backend or ("onnx" if self.meta["format"] == "onnx" else "paddle")
         self.threads = threads or default_threads()
         if self.backend == "onnx":
-            import onnxruntime as ort
-
+            ort = _optional("onnxruntime")
             options = ort.SessionOptions()
             options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
@@ -219,6 +255,10 @@ class FastPredictor:
             self._inputs = [i.name for i in self._session.get_inputs()]
         elif self.backend == "paddle":
             import paddle.inference as pi
+
+            from .perf import tune_cpu
+
+            tune_cpu()  # AVX2 MKL kernels on AMD for the ops oneDNN does not take
 
             model_file, params_file = _paddle_files(self.dir)
             config = paddle_inference_config(model_file, params_file, self.threads, device, onednn, ir_optim)
@@ -253,8 +293,68 @@ class FastPredictor:
 def export_and_load(model_dir: str | Path, format: str = "paddle", head: str | None = None,
                     threads: int | None = None) -> FastPredictor:
     """A :class:`FastPredictor` for ``model_dir``, exporting to ``<model_dir>/export-<format>`` if not there yet."""
+    return FastPredictor(_current_export(model_dir, format, head), threads=threads)
+
+
+def _current_export(model_dir: str | Path, format: str, head: str | None) -> Path:
+    """``model_dir`` if it is an export, else ``<model_dir>/export-<format>``, (re)exported when missing or stale."""
+    if format not in FORMATS:
+        raise ConfigError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    if not Path(model_dir).is_dir():
+        from .store import resolve
+
+        model_dir = resolve(model_dir)
     model_dir = Path(model_dir)
-    target = model_dir / f"export-{format}" if not is_export_dir(model_dir) else model_dir
-    if not is_export_dir(target):
-        export_model(model_dir, target, format=format, head=head)
-    return FastPredictor(target, threads=threads)
+    if is_export_dir(model_dir):
+        return model_dir
+    target = model_dir / f"export-{format}"
+    if not is_export_dir(target) or read_export_meta(target).get("fingerprint") != source_fingerprint(model_dir):
+        export_model(model_dir, target, format=format, head=head)  # first use, or the weights changed since
+    return target
+
+
+_PREDICTORS: dict[tuple, FastPredictor] = {}
+
+
+def fast_predictor(model_dir: str | Path, format: str = "paddle", head: str | None = None,
+                   threads: int | None = None) -> FastPredictor:
+    """:func:`export_and_load`, kept per process: later calls reuse the predictor (no per-call set-up cost)."""
+    target = _current_export(model_dir, format, head)
+    key = (str(target.resolve()), read_export_meta(target).get("fingerprint"), format, threads)
+    if key not in _PREDICTORS:
+        _PREDICTORS[key] = FastPredictor(target, threads=threads)
+    return _PREDICTORS[key]
+
+
+def model_stamp(model) -> bytes:
+    """A cheap fingerprint of an in-memory model's weights (a strided sample of every parameter): an export of
+    the model is stale when this changes (an optimizer step or ``set_state_dict`` changes every sample)."""
+    import paddle
+
+    params = [p for p in model.parameters()]
+    if not params:
+        return b""
+    with paddle.no_grad():
+        sums = [p.reshape([-1])[::max(1, int(p.size) // 256)].astype("float64").sum() for p in params]
+        return paddle.stack(sums).numpy().tobytes()
+
+
+class ModelExport:
+    """Export an in-memory model on first use and keep its :class:`FastPredictor` until the weights change.
+
+    Used by the hub module's ``predict(use_fast=True)``; files go to a private temporary directory.
+    """
+
+    def __init__(self, model, head: str | None = None, device: str = "cpu"):
+        self.model, self.head, self.device = model, head, device
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._stamp: bytes | None = None
+        self._predictor: FastPredictor | None = None
+
+    def predictor(self) -> FastPredictor:
+        stamp = model_stamp(self.model)
+        if self._predictor is None or stamp != self._stamp:
+            self._tmp = tempfile.TemporaryDirectory(prefix="electra-fast-")
+            out = export_model(None, Path(self._tmp.name) / "export-paddle", model=self.model, head=self.head)
+            self._predictor, self._stamp = FastPredictor(out, device=self.device), stamp
+        return self._predictor

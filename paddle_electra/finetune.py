@@ -20,6 +20,7 @@ from .catalog import match_sizes
 from .errors import ConfigError, DataError, StoreError
 from .metrics.classification import accuracy, format_metrics
 from .modeling.config import read_config_json, sizes_from_dict
+from .perf import select_device
 from .store import CONFIG_FILE, resolve
 from .tasks import get_task, load_split
 from .training.features import encode_classification, eval_batches, pad_batch, train_batches
@@ -155,13 +156,6 @@ def build_settings(task: str, model_dir: Path, hparams: Any = None, **overrides:
     return settings
 
 
-def _select_device(device: str) -> str:
-    import paddle
-
-    if device == "auto":
-        device = "gpu" if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
-    paddle.set_device(device)
-    return device
 
 
 def _classifier(model_dir: Path, num_labels: int, head: str):
@@ -232,7 +226,7 @@ def run_finetuning(task: str, data_dir: str | Path, model: str | Path, output_di
 
 
 def _run(spec, data_dir, model_dir: Path, out: Path, settings: FinetuneSettings) -> dict[str, dict[str, float]]:
-    device = _select_device(settings.device)
+    device = select_device(settings.device, settings.amp)
     log.info("%s on %s (%s): lr %g, layerwise decay %g, %g epochs, batch %d, max_seq_length %d -> %s",
              spec.name, model_dir.name, device, settings.learning_rate, settings.layerwise_lr_decay,
              settings.num_train_epochs, settings.train_batch_size, settings.max_seq_length, out)

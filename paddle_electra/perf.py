@@ -93,6 +93,24 @@ def tune_cpu(threads: int | None = None) -> int:
     return count
 
 
+def select_device(device: str = "auto", amp: bool = False) -> str:
+    """Set Paddle's device ("auto": the GPU when there is one) and, on CPU, tune it; returns "cpu" or "gpu"."""
+    import paddle
+
+    from .errors import ConfigError
+
+    if device not in ("auto", "cpu", "gpu"):
+        raise ConfigError(f"unknown device {device!r}; choose auto, cpu or gpu")
+    if device == "auto":
+        device = "gpu" if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
+    if amp and device == "cpu":
+        raise ConfigError("--amp (float16) needs a GPU; drop --amp on CPU")
+    paddle.set_device(device)
+    if device == "cpu":
+        tune_cpu()  # all cores for Paddle's BLAS (its default is one thread), AVX2 GEMM kernels on AMD
+    return device
+
+
 def electra_flops_per_example(sizes, seq_len: int, with_embeddings_project: bool | None = None) -> float:
     """Forward FLOPs (2 per multiply-add) of the ELECTRA encoder for one example of ``seq_len`` tokens.
 

@@ -1,0 +1,233 @@
+"""Export to Paddle Inference / ONNX (issue 6): parity with the eager model, the fast predict path, the CLI.
+
+Runs on the tiny converted checkpoint (tests/fixtures/tf_tiny: V=171, H=32); ONNX cases skip when the
+optional ``bench`` extra (paddle2onnx, onnxruntime) is not installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paddle_electra.errors import ConfigError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TOL = 1e-4
+HAS_ONNX = all(importlib.util.find_spec(m) for m in ("paddle2onnx", "onnxruntime"))
+needs_onnx = pytest.mark.skipif(not HAS_ONNX, reason="paddle2onnx/onnxruntime not installed (pip install .[bench])")
+TEXTS = [("今天天气很好", None), ("我", None), ("北京大学的学生", "你好"), ("他不想去那个地方了我很开心", "好")]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> dict[str, Path]:
+    from paddle_electra.convert.tf import convert_tf_checkpoint
+
+    return convert_tf_checkpoint(FIXTURES / "tf_tiny", output=tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def finetuned(tiny, tmp_path_factory) -> Path:
+    """A best_model/-style directory: the seed classifier (3 labels, random head) + tokenizer + labels.json."""
+    import paddle
+
+    from paddle_electra.modeling.heads import ElectraForSeedClassification
+    from paddle_electra.tokenizer import load_tokenizer
+
+    out = tmp_path_factory.mktemp("run") / "best_model"
+    paddle.seed(3)
+    model = ElectraForSeedClassification.from_pretrained(str(tiny["discriminator"]), num_labels=3)
+    model.save_pretrained(str(out))
+    load_tokenizer(tiny["discriminator"]).save_pretrained(str(out))
+    (out / "labels.json").write_text(json.dumps({"task": "tnews", "labels": ["a", "b", "c"], "head": "seed"}))
+    return out
+
+
+def _batches():
+    """Batch 1, and a padded batch of mixed lengths (token types and mask as the featurizer writes them)."""
+    one = np.array([[2, 14, 10, 11, 3, 7, 3]], dtype="int64")
+    ids = np.zeros((3, 9), dtype="int64")
+    ids[0, :9], ids[1, :4], ids[2, :6] = [2, 14, 10, 11, 3, 7, 8, 9, 3], [2, 7, 4, 3], [2, 5, 3, 6, 6, 3]
+    types = np.zeros_like(ids)
+    types[2, 3:6] = 1
+    for batch_ids, batch_types in ((one, np.zeros_like(one)), (ids, types)):
+        yield batch_ids, batch_types, (batch_ids != 0).astype("int64")
+
+
+def _eager(model, ids, types, mask) -> np.ndarray:
+    import paddle
+
+    model.eval()
+    with paddle.no_grad():
+        out = model(input_ids=paddle.to_tensor(ids), token_type_ids=paddle.to_tensor(types),
+                    attention_mask=paddle.to_tensor(mask))
+    return (out[0] if isinstance(out, (tuple, list)) else out).numpy()
+
+
+def _check_parity(predictor, model, squeeze_disc: bool = False) -> None:
+    for ids, types, mask in _batches():
+        got = predictor(ids, types, mask)
+        want = _eager(model, ids, types, mask)
+        if squeeze_disc:  # PaddleNLP's discriminator squeezes a batch of 1 away; the export keeps [B, L]
+            want = want.reshape(ids.shape)
+        assert got.shape == want.shape, (got.shape, want.shape)
+        if got.shape == ids.shape:  # per-token outputs: compare real tokens only
+            got, want = got[mask.astype(bool)], want[mask.astype(bool)]
+        assert np.abs(got - want).max() <= TOL
+
+
+# ------------------------------------------------------------------------------------------------ parity
+@pytest.mark.parametrize("fmt", ["paddle", pytest.param("onnx", marks=needs_onnx)])
+def test_discriminator_export_matches_eager(tiny, tmp_path, fmt):
+    from paddle_electra.export import FastPredictor, export_model, read_export_meta
+    from paddle_electra.modeling.load import load_model
+
+    out = export_model(tiny["discriminator"], tmp_path / fmt, format=fmt)
+    meta = read_export_meta(out)
+    assert meta["format"] == fmt and meta["head"] == "discriminator" and meta["inputs"][0] == "input_ids"
+    assert (out / "vocab.txt").is_file() and (out / "config.json").is_file()
+    assert (out / ("model.onnx" if fmt == "onnx" else "model.json")).is_file()
+    model, _ = load_model(tiny["discriminator"])
+    _check_parity(FastPredictor(out, threads=1), model, squeeze_disc=True)
+
+
+@pytest.mark.parametrize("fmt", ["paddle", pytest.param("onnx", marks=needs_onnx)])
+def test_finetuned_classifier_export_matches_eager(finetuned, tmp_path, fmt):
+    from paddle_electra.export import FastPredictor, export_model
+    from paddle_electra.predict import load_finetuned
+
+    out = export_model(finetuned, tmp_path / fmt, format=fmt)
+    assert json.loads((out / "labels.json").read_text())["labels"] == ["a", "b", "c"]
+    model, _, _ = load_finetuned(finetuned)
+    _check_parity(FastPredictor(out), model)
+    # inputs left out are filled as the eager model does: segment 0, mask from the padding
+    ids = next(_batches())[0]
+    assert np.abs(FastPredictor(out)(ids) - _eager(model, ids, np.zeros_like(ids), np.ones_like(ids))).max() <= TOL
+
+
+def test_export_keeps_dropout_of_a_training_model(finetuned, tmp_path):
+    """Exporting a model in train mode exports the eval graph and leaves the caller's dropout rates alone."""
+    from paddle_electra.export import FastPredictor, export_model
+    from paddle_electra.predict import load_finetuned
+
+    model, _, _ = load_finetuned(finetuned)
+    model.train()
+    rates = [layer.p for layer in model.sublayers() if hasattr(layer, "p")]
+    out = export_model(finetuned, tmp_path / "x", model=model)
+    assert [layer.p for layer in model.sublayers() if hasattr(layer, "p")] == rates and rates
+    _check_parity(FastPredictor(out), model)
+
+
+# ------------------------------------------------------------------------------------------ fast predict
+def test_predict_fast_equals_eager_and_exports_once(finetuned):
+    from paddle_electra import export
+    from paddle_electra.predict import predict_texts
+
+    eager = predict_texts(finetuned, TEXTS, max_seq_length=16, batch_size=3)
+    fast = predict_texts(finetuned, TEXTS, max_seq_length=16, batch_size=3, fast=True)
+    assert [p.label for p in fast] == [p.label for p in eager]
+    for f, e in zip(fast, eager):
+        assert f.probabilities.keys() == e.probabilities.keys()
+        assert max(abs(f.probabilities[k] - e.probabilities[k]) for k in e.probabilities) <= TOL
+    target = finetuned / "export-paddle"
+    assert export.is_export_dir(target)
+    stamp = (target / "model.pdiparams").stat().st_mtime_ns
+    again = predict_texts(finetuned, TEXTS[:1], max_seq_length=16, fast=True)
+    assert again[0].label == eager[0].label
+    assert (target / "model.pdiparams").stat().st_mtime_ns == stamp  # reused, not re-exported
+    assert len({id(p) for p in export._PREDICTORS.values()}) == len(export._PREDICTORS)
+
+
+def test_fast_path_re_exports_when_weights_change(finetuned, tmp_path):
+    import paddle
+
+    from paddle_electra.export import read_export_meta
+    from paddle_electra.predict import predict_texts
+
+    run = tmp_path / "best_model"
+    shutil.copytree(finetuned, run, ignore=shutil.ignore_patterns("export-*"))
+    before = predict_texts(run, TEXTS, max_seq_length=16, fast=True)
+    first = read_export_meta(run / "export-paddle")["fingerprint"]
+    state = paddle.load(str(run / "model_state.pdparams"))
+    key = next(k for k in state if k.endswith("classifier.bias"))
+    state[key] = paddle.to_tensor(np.array([5.0, -5.0, 0.0], dtype="float32"))
+    paddle.save(state, str(run / "model_state.pdparams"))
+    after = predict_texts(run, TEXTS, max_seq_length=16, fast=True)
+    assert read_export_meta(run / "export-paddle")["fingerprint"] != first
+    assert all(p.label == "a" for p in after) and after != before
+    eager = predict_texts(run, TEXTS, max_seq_length=16)
+    assert all(abs(f.probabilities["a"] - e.probabilities["a"]) <= TOL for f, e in zip(after, eager))
+
+
+def test_cli_export_and_predict_fast(finetuned, tmp_path, capsys):
+    from paddle_electra.cli import main
+    from paddle_electra.export import read_export_meta
+
+    assert main(["export", str(finetuned), "--format", "paddle", "-o", str(tmp_path / "exp")]) == 0
+    assert capsys.readouterr().out.strip().endswith(str(tmp_path / "exp"))
+    assert read_export_meta(tmp_path / "exp")["head"] == "seed-cls"
+    assert main(["predict", str(finetuned), "今天天气很好", "北京|||你好"]) == 0
+    eager = capsys.readouterr().out.splitlines()
+    assert main(["predict", "--fast", str(finetuned), "今天天气很好", "北京|||你好"]) == 0
+    fast = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in fast] == [line.split("\t")[0] for line in eager] and len(fast) == 2
+
+
+@pytest.mark.parametrize("task", ["seq-cls", "token-cls"])
+def test_hub_predict_use_fast_equals_eager_and_follows_new_weights(tiny, task):
+    import paddle
+
+    from paddle_electra.hub.module import ElectraHubModule
+
+    label_map = {0: "B-X", 1: "I-X", 2: "O"} if task == "token-cls" else {0: "a", 1: "b", 2: "c"}
+    paddle.seed(1)
+    module = ElectraHubModule(task=task, model_dir=tiny["discriminator"], label_map=label_map)
+    data = [[a] if b is None else [a, b] for a, b in TEXTS] if task == "seq-cls" else [[a] for a, _ in TEXTS]
+    eager, eager_probs = module.predict(data, max_seq_len=16, batch_size=3, return_prob=True)
+    fast, fast_probs = module.predict(data, max_seq_len=16, batch_size=3, return_prob=True, use_fast=True)
+    assert fast == eager
+    for f, e in zip(fast_probs, eager_probs):
+        assert np.abs(np.asarray(f) - np.asarray(e)).max() <= TOL
+    bias = next(p for name, p in module.model.named_parameters() if name.endswith("classifier.bias"))
+    bias.set_value(paddle.to_tensor(np.array([0.0, 0.0, 9.0], dtype="float32")))  # "trained" after the export
+    _, again = module.predict(data, max_seq_len=16, batch_size=3, return_prob=True, use_fast=True)
+    _, want = module.predict(data, max_seq_len=16, batch_size=3, return_prob=True)
+    assert np.abs(np.asarray(again[0]) - np.asarray(want[0])).max() <= TOL
+    assert np.abs(np.asarray(again[0]) - np.asarray(eager_probs[0])).max() > 0.1
+    with pytest.raises(ConfigError, match="use_fast supports"):
+        ElectraHubModule(model_dir=tiny["discriminator"]).predict([["好"]], use_fast=True)
+
+
+# ------------------------------------------------------------------------------------------------ errors
+def test_unknown_format_and_missing_export(tiny, tmp_path):
+    from paddle_electra.export import FastPredictor, export_and_load, export_model
+
+    with pytest.raises(ConfigError, match="unknown export format 'tflite'"):
+        export_model(tiny["discriminator"], tmp_path / "x", format="tflite")
+    with pytest.raises(ConfigError, match="unknown export format"):
+        export_and_load(tiny["discriminator"], format="tflite")
+    with pytest.raises(ConfigError, match="not an export directory"):
+        FastPredictor(tmp_path)
+    with pytest.raises(ConfigError, match="needs a model directory or a model"):
+        export_model(None, tmp_path / "y")
+
+
+def test_onnx_without_the_extra_says_how_to_install(tiny, tmp_path, monkeypatch):
+    import importlib
+
+    from paddle_electra.export import export_model
+
+    real = importlib.import_module
+
+    def without_paddle2onnx(name, *args):
+        if name == "paddle2onnx":
+            raise ImportError("no paddle2onnx")
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", without_paddle2onnx)
+    with pytest.raises(ConfigError, match=r"pip install 'paddle-electra\[bench\]'"):
+        export_model(tiny["discriminator"], tmp_path / "o", format="onnx")
