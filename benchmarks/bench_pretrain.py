@@ -11,14 +11,16 @@ generator H=64 L=12, tied E=128 embeddings, V=21128), randomly initialised:
   only, Gumbel sampling, the same two losses (1 x MLM + 50 x RTD), ``clip_grad_norm_(1.0)`` and
   ``torch.optim.AdamW``.
 
-Reported: median seconds per step over ``--steps`` timed steps (after ``--warmup``) and tokens/s =
+Reported: median (min-max) seconds per step over ``--steps`` timed steps (after ``--warmup``) and tokens/s =
 batch x max_seq_length / step time; the forward+backward part alone; and, separately, the text pipeline's
 throughput (WordPiece tokenisation + packing + masking, one process). Run from the repository root::
 
-    .venv/bin/python benchmarks/bench_pretrain.py                      # CPU, batch 16 x 128
+    .venv/bin/python benchmarks/bench_pretrain.py                      # CPU, batch 16 x 128 (~3 min on 2 cores)
     .venv/bin/python benchmarks/bench_pretrain.py --device gpu --batch-size 128
 
-``--threads`` pins the math-library threads of both frameworks (default: all cores).
+The results replace the generated section of docs/pretraining.md (``--doc -`` prints it instead).
+``--threads`` pins the math-library threads of both frameworks (default: all cores); the Paddle side runs with
+:func:`paddle_electra.perf.tune_cpu`, as ``paddle-electra pretrain`` does.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+DOC = REPO / "docs" / "pretraining.md"
+BEGIN, END = "<!-- bench_pretrain: begin (generated) -->", "<!-- bench_pretrain: end -->"
 
 
 def _batches(count: int, batch: int, length: int, vocab: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
@@ -61,9 +65,16 @@ def _timed(step, batches, warmup: int, sync) -> list[float]:
         start = time.perf_counter()
         step(batch)
         sync()
+        elapsed = time.perf_counter() - start
+        print(f"  {getattr(step, '__qualname__', 'step')} {i + 1}/{len(batches)}: {elapsed:.2f}s", file=sys.stderr,
+              flush=True)
         if i >= warmup:
-            times.append(time.perf_counter() - start)
+            times.append(elapsed)
     return times
+
+
+def _summary(times: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(times), "min": min(times), "max": max(times), "n": len(times)}
 
 
 # ------------------------------------------------------------------------------------------ paddle
@@ -75,6 +86,10 @@ def bench_paddle(batches, warmup: int, device: str) -> dict[str, float]:
     from paddle_electra.training.optim import RecipeConfig, SeedAdamW
 
     paddle.set_device(device)
+    if device == "cpu":
+        from paddle_electra.perf import tune_cpu
+
+        tune_cpu(int(os.environ["OMP_NUM_THREADS"]))
     paddle.seed(0)
     disc, gen = SIZE_TABLE["small"]
     model = ElectraPretrainingModel(disc, gen)
@@ -97,8 +112,8 @@ def bench_paddle(batches, warmup: int, device: str) -> dict[str, float]:
         forward_backward(batch)
         model.clear_gradients()
 
-    return {"step": statistics.median(_timed(full, batches, warmup, sync)),
-            "forward_backward": statistics.median(_timed(fwd_bwd_only, batches, warmup, sync))}
+    return {"step": _summary(_timed(full, batches, warmup, sync)),
+            "forward_backward": _summary(_timed(fwd_bwd_only, batches, warmup, sync))}
 
 
 # ------------------------------------------------------------------------------------------ torch
@@ -155,8 +170,8 @@ def bench_torch(batches, warmup: int, device: str) -> dict[str, float]:
         forward_backward(batch)
         optimizer.zero_grad(set_to_none=True)
 
-    return {"step": statistics.median(_timed(full, batches, warmup, sync)),
-            "forward_backward": statistics.median(_timed(fwd_bwd_only, batches, warmup, sync))}
+    return {"step": _summary(_timed(full, batches, warmup, sync)),
+            "forward_backward": _summary(_timed(fwd_bwd_only, batches, warmup, sync))}
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -189,6 +204,83 @@ def bench_data(batch: int, length: int, seconds: float = 5.0) -> float:
         return made * batch * length / (time.perf_counter() - start)
 
 
+# ------------------------------------------------------------------------------------------ report
+def _versions() -> str:
+    import importlib.metadata as md
+
+    parts = [f"Python {platform.python_version()}"]
+    for dist in ("paddlepaddle", "paddlenlp", "torch", "transformers", "numpy"):
+        try:
+            parts.append(f"{dist} {md.version(dist)}")
+        except md.PackageNotFoundError:
+            pass
+    return ", ".join(parts)
+
+
+def _cpu() -> str:
+    try:
+        from paddle_electra.perf import cpu_model
+
+        return cpu_model()
+    except Exception:  # noqa: BLE001 - only a label
+        return platform.processor() or platform.machine()
+
+
+def markdown(results: dict, args: argparse.Namespace, tokens: int, total_s: float, given: list[str]) -> str:
+    import datetime as dt
+    import shlex
+
+    def rate(t: dict[str, float]) -> str:
+        return f"{tokens / t['median']:,.0f} ({tokens / t['max']:,.0f}–{tokens / t['min']:,.0f})"
+
+    def secs(t: dict[str, float]) -> str:
+        return f"{t['median']:.3f} ({t['min']:.3f}–{t['max']:.3f})"
+
+    lines = [
+        BEGIN,
+        "",
+        f"* Command: `{shlex.join(['.venv/bin/python', 'benchmarks/bench_pretrain.py', *given])}`",
+        f"* Date: {dt.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}; benchmark wall time "
+        f"{total_s / 60:.1f} min",
+        f"* Machine: {_cpu()} ({os.cpu_count()} logical cores), device `{args.device}`, {args.threads} threads for "
+        "both frameworks",
+        f"* Versions: {_versions()}",
+        f"* Step: ELECTRA-small (disc H=256 L=12, gen H=64 L=12, tied E=128, V=21128), batch {args.batch_size} x "
+        f"{args.max_seq_length} tokens, random weights; {args.steps} timed steps after {args.warmup} warm-up; "
+        "median (min–max)",
+        "",
+        "| framework | step s | tokens/s (full step) | fwd+bwd s | tokens/s (fwd+bwd) |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    names = {"paddle": "paddle-electra (Paddle eager)", "hf_pytorch": "HF transformers (PyTorch eager)"}
+    for key, label in names.items():
+        if key in results:
+            r = results[key]
+            lines.append(f"| {label} | {secs(r['step'])} | {rate(r['step'])} | {secs(r['forward_backward'])} "
+                         f"| {rate(r['forward_backward'])} |")
+    if "paddle" in results and "hf_pytorch" in results:
+        full = results["hf_pytorch"]["step"]["median"] / results["paddle"]["step"]["median"]
+        fb = results["hf_pytorch"]["forward_backward"]["median"] / results["paddle"]["forward_backward"]["median"]
+        lines += ["", f"Paddle / HF PyTorch tokens/s: **{full:.2f}x** for the full step (with the optimizer), "
+                      f"{fb:.2f}x for forward+backward."]
+    if "data_pipeline" in results:
+        lines += ["", f"Text pipeline (WordPiece + packing + masking, one process): "
+                      f"{results['data_pipeline']['tokens_per_s']:,.0f} tokens/s."]
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def write_section(doc: Path, section: str) -> None:
+    """Replace the text between the markers (or append the section when the file has none)."""
+    text = doc.read_text(encoding="utf-8") if doc.is_file() else ""
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + section + "\n"
+    doc.write_text(text, encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
@@ -199,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--only", choices=["paddle", "torch", "data"], action="append")
     parser.add_argument("--json", help="also write the numbers to this file")
+    parser.add_argument("--doc", default=str(DOC), help="markdown file whose generated section is replaced, or -")
     args = parser.parse_args(argv)
+    started = time.perf_counter()
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     os.environ.setdefault("GLOG_minloglevel", "2")
     tokens = args.batch_size * args.max_seq_length
@@ -213,17 +307,16 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
         results["hf_pytorch"] = bench_torch(batches, args.warmup, args.device)
-    print(f"ELECTRA-small pretraining step, {args.device}, batch {args.batch_size} x {args.max_seq_length}, "
-          f"{args.threads} threads, {platform.processor() or platform.machine()}, python {sys.version.split()[0]}")
-    print("| framework | step s | tokens/s (full step) | fwd+bwd s | tokens/s (fwd+bwd) |")
-    print("|---|---|---|---|---|")
-    for name, r in results.items():
-        print(f"| {name} | {r['step']:.3f} | {tokens / r['step']:,.0f} | {r['forward_backward']:.3f} | "
-              f"{tokens / r['forward_backward']:,.0f} |")
     if "data" in wanted:
-        rate = bench_data(args.batch_size, args.max_seq_length)
-        results["data_pipeline"] = {"tokens_per_s": rate}
-        print(f"text pipeline (tokenise + pack + mask, 1 process): {rate:,.0f} tokens/s")
+        results["data_pipeline"] = {"tokens_per_s": bench_data(args.batch_size, args.max_seq_length)}
+    given = argv if argv is not None else sys.argv[1:]
+    section = markdown(results, args, tokens, time.perf_counter() - started, given)
+    if args.doc == "-":
+        print(section)
+    else:
+        write_section(Path(args.doc), section)
+        print(section)
+        print(f"wrote the generated section of {args.doc}", file=sys.stderr)
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
     return 0

@@ -255,13 +255,22 @@ def test_loss_falls_and_exports_load_everywhere(tmp_path, tiny_pair, corpus):
                             learning_rate=1e-3, layerwise_lr_decay=1.0)
     assert "accuracy" in scores["dev"]
 
-    # hub-module path
-    pytest.importorskip("paddlehub")
-    from paddle_electra.hub.module import ElectraHubModule
+    # hub-module path: the installed PaddleHub module, pointed at the exported directory
+    paddlehub = pytest.importorskip("paddlehub")
+    from hub_helpers import point_hub_home
 
-    rtd = ElectraHubModule(task="rtd", model_dir=str(disc))
-    tokens = rtd.predict([["今天天气很好"]])[0]
-    assert tokens and all(0.0 <= t["replaced_prob"] <= 1.0 for t in tokens)
+    from paddle_electra.hub import install_module
+
+    with pytest.MonkeyPatch.context() as mp:
+        point_hub_home(mp, tmp_path / "hub_home")
+        install_module("chinese-electra-small", hub_home=tmp_path / "hub_home")
+        rtd = paddlehub.Module(name="chinese-electra-small", task="rtd", model_dir=str(disc))
+        assert Path(rtd.model_dir) == disc
+        tokens = rtd.predict([["今天天气很好"]])[0]
+        assert tokens and all(0.0 <= t["replaced_prob"] <= 1.0 for t in tokens)
+        embedding = paddlehub.Module(name="chinese-electra-small", model_dir=str(disc))
+        pooled, sequence = embedding.predict([["今天天气很好"]], max_seq_len=32)[0]
+        assert np.shape(pooled) == (32,) and np.shape(sequence)[1] == 32
 
 
 def run_pretraining_quiet(model, text, steps, out, **options):
@@ -329,3 +338,30 @@ def test_output_dir_guards(tmp_path, tiny_pair, corpus):
         run_pretraining_quiet(tiny_pair["root"], corpus, 1, tmp_path / "run", resume=False)
     with pytest.raises(ConfigError, match="unknown pretraining option"):
         run_pretraining_quiet(tiny_pair["root"], corpus, 1, tmp_path / "other", learning_rte=1.0)
+
+
+def test_cli_pretrain_runs_resumes_and_exports(tmp_path, tiny_pair, corpus, capsys):
+    import paddle
+
+    from paddle_electra.cli import main
+
+    out = tmp_path / "cli_run"
+    argv = ["pretrain", "--model", str(tiny_pair["root"]), "--text", str(corpus), "--output", str(out),
+            "--batch-size", "4", "--max-seq-length", "32", "--learning-rate", "2e-3", "--log-every-steps", "1",
+            "--shuffle-buffer", "16", "--save-every-steps", "2", "--export", "hf", "--seed", "7"]
+    assert main([*argv, "--steps", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert f"discriminator: {out / 'discriminator'}" in printed
+    assert f"hf generator: {out / 'hf' / 'generator'}" in printed
+    settings = json.loads((out / "settings.json").read_text())["settings"]
+    assert (settings["batch_size"], settings["seed"], settings["export"]) == (4, 7, ["paddle", "hf"])
+    assert sorted(_curve(out)) == [1, 2]
+    # more steps on the same directory resume from the step-2 checkpoint instead of starting over
+    assert main([*argv, "--steps", "3"]) == 0
+    assert sorted(_curve(out)) == [1, 2, 3]
+    state = paddle.load(str(out / "discriminator" / "model_state.pdparams"), return_numpy=True)
+    assert "discriminator_predictions.dense_prediction.weight" in state
+    # a usage problem is one line and exit code 2, and nothing is trained
+    assert main(["pretrain", "--model", str(tiny_pair["root"]), "--text", str(tmp_path / "nothing"),
+                 "--steps", "1", "--output", str(tmp_path / "bad")]) == 2
+    assert "error:" in capsys.readouterr().err

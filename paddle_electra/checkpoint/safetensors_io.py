@@ -24,7 +24,9 @@ import numpy as np
 from ..errors import CheckpointError
 from ._files import checked_file
 
-__all__ = ["load_safetensors", "iter_safetensors", "save_safetensors", "read_safetensors_metadata"]
+__all__ = [
+    "load_safetensors", "iter_safetensors", "save_safetensors", "read_safetensors_metadata", "SafetensorsReader",
+]
 
 _MAX_HEADER = 100 * 1024 * 1024  # the safetensors library's own limit
 _NUMPY_DTYPES = {
@@ -144,6 +146,37 @@ def _generate(p: Path, entries: list[tuple[str, Any]], data_start: int) -> Itera
                     yield name, sf.get_tensor(name)
     except SafetensorError as exc:
         raise CheckpointError(f"{p}: corrupt safetensors file ({exc}); download it again") from None
+
+
+class SafetensorsReader:
+    """Random access to one tensor at a time (validated header; each :meth:`read` seeks and reads only that
+    tensor's bytes), so converting a model never holds more than the tensor being converted."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path, header, self._data_start = _read_header(path)
+        self._entries = {k: v for k, v in header.items() if k != "__metadata__"}
+        self.shapes: dict[str, tuple[int, ...]] = {k: tuple(v["shape"]) for k, v in self._entries.items()}
+
+    def keys(self) -> list[str]:
+        return list(self._entries)
+
+    def read(self, name: str) -> np.ndarray:
+        info = self._entries.get(name)
+        if info is None:
+            raise CheckpointError(f"{self.path}: no tensor named {name!r}")
+        begin, end = info["data_offsets"]
+        buf = np.empty(end - begin, dtype=np.uint8)
+        with open(self.path, "rb") as f:
+            f.seek(self._data_start + begin)
+            got = f.readinto(memoryview(buf))
+        if got != end - begin:
+            raise CheckpointError(f"{self.path}: tensor '{name}' is cut short (the file is truncated); "
+                                  "download it again")
+        if info["dtype"] == "BF16":
+            return _bf16_bits_to_float32(buf.view("<u2")).reshape(info["shape"])
+        dtype = np.dtype(_NUMPY_DTYPES[info["dtype"]])
+        array = buf.view(dtype).reshape(info["shape"])
+        return array.astype(dtype.newbyteorder("="), copy=False)
 
 
 def load_safetensors(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:

@@ -208,17 +208,15 @@ def iter_paddle_state(plan: Plan, source: TensorSource) -> Any:
 def write_model_dir(plan: Plan, source: TensorSource, out: Path, vocab: Path, meta: dict[str, Any],
                     force: bool = False) -> Path:
     """Write one ``from_pretrained`` directory atomically; nothing appears at ``out`` unless all succeeded."""
-    import paddle
-
+    from ..checkpoint.pdparams import save_pdparams
     from ..modeling.config import electra_config
     from ..store import CONFIG_FILE, META_KEY, WEIGHTS_FILE, atomic_dir, write_json
     from ..tokenizer import check_vocab, save_tokenizer
 
     check_vocab(vocab, plan.sizes.vocab_size)
     with atomic_dir(out, force=force, fingerprint=meta.get("fingerprint")) as tmp:
-        state = dict(iter_paddle_state(plan, source))
-        paddle.save(state, str(tmp / WEIGHTS_FILE))
-        del state
+        # one tensor in memory at a time: read, transpose, append to the pickle paddle.save would write
+        save_pdparams(iter_paddle_state(plan, source), tmp / WEIGHTS_FILE)
         extra: dict[str, Any] = {META_KEY: meta}
         if plan.head in ("seq-cls", "token-cls"):
             extra["num_labels"] = plan.num_labels

@@ -43,11 +43,12 @@ def find_weights(path: str | Path) -> Path:
 
 
 def open_hf_source(weights: Path) -> TensorSource:
-    """Load the tensors (safetensors lazily via its index; .bin through the safe unpickler)."""
+    """Open the tensors: safetensors lazily (one tensor read per request); .bin through the safe unpickler,
+    which holds the state dict (the zip/pickle layout gives no cheap random access)."""
     if weights.suffix == ".safetensors":
         from safetensors import safe_open
 
-        from ..checkpoint.safetensors_io import load_safetensors
+        from ..checkpoint.safetensors_io import SafetensorsReader
 
         try:
             with safe_open(str(weights), framework="np") as handle:
@@ -55,8 +56,8 @@ def open_hf_source(weights: Path) -> TensorSource:
         except Exception as err:  # safetensors raises its own error types
             raise CheckpointError(f"{weights}: not a readable safetensors file ({err}); the file is truncated or "
                                   "corrupt — download it again") from None
-        tensors = load_safetensors(weights)
-        shapes = {n: tuple(tensors[n].shape) for n in names}
+        reader = SafetensorsReader(weights)
+        return TensorSource(str(weights), {n: reader.shapes[n] for n in names}, reader.read)
     else:
         from ..checkpoint.torch_pickle import load_torch_state_dict
 

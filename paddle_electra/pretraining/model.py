@@ -143,8 +143,9 @@ class ElectraPretrainingModel(nn.Layer):
         table = self.embeddings.word_embeddings.weight
         logits = paddle.matmul(hidden, table, transpose_y=True) + self.generator.generator_lm_head_bias
         logits = logits.astype("float32")
-        log_probs = F.log_softmax(logits, axis=-1)
-        nll = -paddle.take_along_axis(log_probs, masked_lm_ids.unsqueeze(-1), axis=-1).squeeze(-1)
+        # the fused softmax + cross-entropy kernel: Paddle's CPU log_softmax takes ~1000x longer on this
+        # [B, N, 21128] tensor (3.5 s for batch 4 on 2 cores), which made a step 30x slower than it should be
+        nll = F.cross_entropy(logits, masked_lm_ids.unsqueeze(-1).astype("int64"), reduction="none").squeeze(-1)
         weight_sum = masked_lm_weights.sum() + 1e-6
         gen_loss = (masked_lm_weights * nll).sum() / weight_sum
 

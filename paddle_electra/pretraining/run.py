@@ -28,6 +28,7 @@ import paddle
 
 from ..catalog import Sizes, get_variant, match_sizes
 from ..errors import ConfigError, StoreError
+from ..perf import select_device
 from ..training.loop import FineTuner, LoopConfig
 from ..training.optim import RecipeConfig
 from .data import DOC_FORMATS, BatchSequence, TextStream, corpus_fingerprint, list_text_files
@@ -348,15 +349,6 @@ def export_tf(model: ElectraPretrainingModel, optimizer: Any, out: Path, step: i
 
 
 # ---------------------------------------------------------------------------------------------- entry point
-def _select_device(device: str, amp: bool) -> str:
-    if device == "auto":
-        device = "gpu" if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
-    if amp and device == "cpu":
-        raise ConfigError("--amp (float16) needs a GPU; drop --amp on CPU")
-    paddle.set_device(device)
-    return device
-
-
 def _settings(steps: int, options: dict[str, Any]) -> PretrainSettings:
     known = {f.name for f in fields(PretrainSettings)} - {"steps"}
     unknown = sorted(set(options) - known)
@@ -415,7 +407,7 @@ def run_pretraining(model: str, text_dir: str, steps: int, output_dir: str, **op
 
     settings = _settings(steps, options)
     out = Path(output_dir).expanduser()
-    device = _select_device(settings.device, settings.amp)
+    device = select_device(settings.device, settings.amp)
     files = list_text_files(text_dir)
     init = resolve_init(model, settings, out)
     check_vocab(init.vocab, init.disc_sizes.vocab_size)

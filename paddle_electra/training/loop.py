@@ -135,6 +135,7 @@ class FineTuner:
         self.total_steps = int(self.steps_per_epoch * config.epochs)
         self.optimizer = SeedAdamW(model, config.recipe, self.total_steps, num_layers)
         self.state = TrainState()
+        self._saved_step: int | None = None
         self.curve_path = self.out_dir / "curve.jsonl"
 
     # ------------------------------------------------------------------ checkpoints
@@ -148,6 +149,7 @@ class FineTuner:
 
     def save_checkpoint(self) -> Path:
         target = self.checkpoint_root / f"step-{self.state.global_step:08d}"
+        self._saved_step = self.state.global_step
         if self.rank != 0:
             self._barrier()
             return target
@@ -284,6 +286,7 @@ class FineTuner:
                     return self.state
             if self.state.global_step % self.steps_per_epoch == 0 or self.state.global_step >= self.total_steps:
                 self._end_of_epoch(epoch)
-                self.save_checkpoint()
+                if self._saved_step != self.state.global_step:  # not just saved by save_every_steps
+                    self.save_checkpoint()
         progress.close()
         return self.state
