@@ -22,12 +22,11 @@ NO_TUNE_ENV = "PADDLE_ELECTRA_NO_TUNE"
 THREADS_ENV = "PADDLE_ELECTRA_THREADS"
 
 
-@lru_cache(maxsize=1)
-def cpu_vendor() -> str:
+def _cpuinfo(field: str) -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
             for line in handle:
-                if line.startswith("vendor_id"):
+                if line.startswith(field):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
@@ -35,17 +34,15 @@ def cpu_vendor() -> str:
 
 
 @lru_cache(maxsize=1)
+def cpu_vendor() -> str:
+    return _cpuinfo("vendor_id")
+
+
+@lru_cache(maxsize=1)
 def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     import platform
 
-    return platform.processor() or "unknown"
+    return _cpuinfo("model name") or platform.processor() or "unknown"
 
 
 def default_threads() -> int:

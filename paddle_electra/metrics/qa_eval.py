@@ -31,10 +31,10 @@ import sys
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from paddle_electra.errors import DataError
+from paddle_electra.textio import read_json
 
 logger = logging.getLogger("paddle_electra.metrics")
 
@@ -327,23 +327,7 @@ def evaluate(dataset: Mapping[str, Any], predictions: Mapping[str, Any]) -> dict
 
 
 def _load_json(path: str, what: str) -> Any:
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise DataError(
-            f"{path}:{line}: {what} is not valid UTF-8 (byte offset {exc.start}); re-save it as UTF-8"
-        ) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(
-            f"{path}:{exc.lineno}: invalid JSON in {what} at column {exc.colno}: {exc.msg}"
-        ) from None
+    return read_json(path, what)[0]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from paddle_electra.errors import DataError
 from paddle_electra.tasks.registry import TaskSpec, TsvColumns, get_task, normalize_split
+from paddle_electra.textio import read_json
 
 logger = logging.getLogger("paddle_electra.tasks")
 
@@ -428,25 +429,7 @@ class _JsonLocator:
 
 
 def _load_json_file(path: Path) -> tuple[Any, str]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot open: {exc.strerror or exc}") from None
-    if raw.startswith(_BOM):
-        raw = raw[len(_BOM) :]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise DataError(
-            f"{path}:{line}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
-        ) from None
-    try:
-        return json.loads(text), text
-    except json.JSONDecodeError as exc:
-        raise DataError(
-            f"{path}:{exc.lineno}: invalid JSON at column {exc.colno} (char {exc.pos}): {exc.msg}"
-        ) from None
+    return read_json(path)
 
 
 def read_qa_json(
