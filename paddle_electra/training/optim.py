@@ -75,6 +75,19 @@ class RecipeConfig:
     max_grad_norm: float = 1.0
 
 
+def _global_norm(grads: list[paddle.Tensor]) -> float:
+    """sqrt of the sum of squares of all gradients: one fused kernel per gradient and ONE host sync, summed in
+    float64 (reading each partial back with ``float()`` cost ~0.18 s a step on CPU for ELECTRA-small)."""
+    if not grads:
+        return 0.0
+    squared = getattr(paddle._C_ops, "squared_l2_norm", None)  # Paddle 2.6 and 3.x; plain ops otherwise
+    parts = []
+    for g in grads:
+        g32 = g if g.dtype == paddle.float32 else g.astype("float32")
+        parts.append((squared(g32) if squared is not None else (g32 * g32).sum()).reshape([1]))
+    return math.sqrt(float(paddle.concat(parts).numpy().astype("float64").sum()))
+
+
 class SeedAdamW:
     """AdamWeightDecay with layerwise multipliers and global-norm clipping; state is saveable for resume."""
 
@@ -102,7 +115,7 @@ class SeedAdamW:
         if grad_scale != 1.0:
             for g in grads:
                 g.scale_(1.0 / grad_scale)
-        norm = math.sqrt(sum(float((g.astype("float32") ** 2).sum()) for g in grads))
+        norm = _global_norm(grads)
         limit = self.recipe.max_grad_norm
         if limit and norm > limit and math.isfinite(norm):
             for g in grads:
