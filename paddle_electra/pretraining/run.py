@@ -268,13 +268,9 @@ class PretrainTrainer(FineTuner):
         log.info("checkpoint %s", target)
         return target
 
-    def resume(self) -> bool:
-        checkpoint = self.latest_checkpoint()
-        if checkpoint is None or not super().resume():
-            return False
-        with open(checkpoint / DATA_STATE_FILE, "rb") as handle:
+    def _read_extra_state(self, directory: Path) -> None:
+        with open(directory / DATA_STATE_FILE, "rb") as handle:
             self.batches.load_state_dict(pickle.load(handle))  # our own file, checksummed by COMPLETE
-        return True
 
 
 # ---------------------------------------------------------------------------------------------- export
@@ -448,9 +444,7 @@ def run_pretraining(model: str, text_dir: str, steps: int, output_dir: str, **op
              init.gen_sizes.num_hidden_layers, init.disc_sizes.hidden_size, init.disc_sizes.num_hidden_layers, out)
 
     state = trainer.train(resume=settings.resume, stop_after_steps=settings.stop_after_steps)
-    latest = trainer.latest_checkpoint()
-    if latest is None or latest.name != f"step-{state.global_step:08d}":
-        trainer.save_checkpoint()
+    trainer.save_if_unsaved()
 
     provenance = {"pretraining": {
         "step": state.global_step, "total_steps": settings.steps, "init": init.description,

@@ -175,6 +175,13 @@ class FineTuner:
     def _write_extra_state(self, directory: Path) -> None:
         """Subclasses add files to a checkpoint here (sealed with the rest)."""
 
+    def _read_extra_state(self, directory: Path) -> None:
+        """Subclasses read back what ``_write_extra_state`` wrote (already verified by ``is_complete``)."""
+
+    def save_if_unsaved(self) -> Path | None:
+        """Checkpoint the current step unless it was just checkpointed (or resumed from)."""
+        return None if self._saved_step == self.state.global_step else self.save_checkpoint()
+
     def latest_checkpoint(self) -> Path | None:
         if not self.checkpoint_root.is_dir():
             return None
@@ -192,6 +199,8 @@ class FineTuner:
         with open(checkpoint / "optimizer.pkl", "rb") as handle:
             self.optimizer.set_state_dict(pickle.load(handle))  # our own file, checksummed by COMPLETE
         self.state = TrainState(**json.loads((checkpoint / "state.json").read_text()))
+        self._read_extra_state(checkpoint)
+        self._saved_step = self.state.global_step
         log.info("resumed from %s (step %d of %d)", checkpoint, self.state.global_step, self.total_steps)
         return True
 
@@ -286,7 +295,6 @@ class FineTuner:
                     return self.state
             if self.state.global_step % self.steps_per_epoch == 0 or self.state.global_step >= self.total_steps:
                 self._end_of_epoch(epoch)
-                if self._saved_step != self.state.global_step:  # not just saved by save_every_steps
-                    self.save_checkpoint()
+                self.save_if_unsaved()  # unless save_every_steps just did
         progress.close()
         return self.state
