@@ -23,6 +23,7 @@ setup(
         "numpy",
         "safetensors",
         "google-crc32c",
+        "cramjam",  # snappy: the TF builds behind HFL's releases compress index blocks
         "tqdm",
     ],
     extras_require={

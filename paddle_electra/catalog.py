@@ -30,6 +30,16 @@ class Sizes:
     max_position_embeddings: int = 512
     type_vocab_size: int = 2
 
+    def __post_init__(self) -> None:
+
+        for name, value in asdict(self).items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"model size {name}={value!r} must be a positive integer")
+        if self.hidden_size % self.num_attention_heads:
+            raise ConfigError(f"num_attention_heads={self.num_attention_heads} does not divide hidden_size="
+                              f"{self.hidden_size}; such a model cannot be built — use a head count that divides it "
+                              "(HFL: small 4, base 12, large 16)")
+
     def as_config_dict(self) -> dict[str, Any]:
         """PaddleNLP/HF-compatible config fields, with the seed's fixed numerics (erf gelu, eps 1e-12)."""
         return {

@@ -420,10 +420,17 @@ def quiet_third_party(debug: bool = False) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(args.debug, args.quiet)
+    previous = None
     try:
+        previous = signal.signal(signal.SIGTERM, _terminate)  # SIGTERM unwinds like Ctrl-C: temp files removed
+    except ValueError:  # not the main thread (embedded use): leave signals alone
+        pass
+    try:
+        _setup_logging(args.debug, args.quiet)
         return args.handler(args)
     except ElectraError as err:
         if args.debug:
@@ -431,8 +438,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted: nothing half-written was left; re-run the command to continue", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -151,9 +151,56 @@ def build_settings(task: str, model_dir: Path, hparams: Any = None, **overrides:
         if key not in FinetuneSettings.__dataclass_fields__:
             raise ConfigError(f"setting {key!r} does not apply to fine-tuning")
         setattr(settings, key, value)
-    if settings.head not in ("seed", "paddlenlp"):
-        raise ConfigError(f"head must be 'seed' or 'paddlenlp', got {settings.head!r}")
+    validate_settings(settings)
     return settings
+
+
+# (kind, lowest allowed, highest allowed, lowest is exclusive); kinds: "int", "float", "bool", or a choice tuple
+_SCHEMA: dict[str, tuple[Any, float | None, float | None, bool]] = {
+    "learning_rate": ("float", 0, None, True), "layerwise_lr_decay": ("float", 0, 1, True),
+    "num_train_epochs": ("float", 0, None, True), "max_seq_length": ("int", 4, None, False),
+    "train_batch_size": ("int", 1, None, False), "eval_batch_size": ("int", 1, None, False),
+    "warmup_proportion": ("float", 0, 1, False), "weight_decay_rate": ("float", 0, None, False),
+    "max_query_length": ("int", 1, None, False), "doc_stride": ("int", 1, None, False),
+    "n_best_size": ("int", 1, None, False), "max_answer_length": ("int", 1, None, False),
+    "beam_size": ("int", 1, None, False), "answerable_weight": ("float", 0, None, False),
+    "do_train": ("bool", None, None, False), "do_eval": ("bool", None, None, False),
+    "do_test": ("bool", None, None, False), "amp": ("bool", None, None, False), "resume": ("bool", None, None, False),
+    "save_every_steps": ("int", 0, None, False), "num_trials": ("int", 1, None, False), "seed": ("int", 0, None, False),
+    "grad_accumulation": ("int", 1, None, False), "log_every_steps": ("int", 1, None, False),
+    "head": (("seed", "paddlenlp"), None, None, False), "device": (("auto", "cpu", "gpu"), None, None, False),
+}
+
+
+def validate_settings(settings: FinetuneSettings) -> None:
+    """Every hyperparameter's type and range, up front: a string "3e-4", NaN, 0 or -1 never reaches training."""
+    import math
+
+    for key, (kind, low, high, low_open) in _SCHEMA.items():
+        value = getattr(settings, key)
+        if isinstance(kind, tuple):
+            if value not in kind:
+                raise ConfigError(f"hparam {key}={value!r}: choose one of {', '.join(kind)}")
+            continue
+        ok_type = {"bool": isinstance(value, bool),
+                   "int": isinstance(value, int) and not isinstance(value, bool),
+                   "float": isinstance(value, (int, float)) and not isinstance(value, bool)}[kind]
+        if not ok_type:
+            article = "an" if kind == "int" else "a"
+            raise ConfigError(f"hparam {key}={value!r} is a {type(value).__name__}; it must be {article} "
+                              f"{kind} (write it without quotes in JSON, e.g. {key}: {_example(kind, low)})")
+        if kind == "bool":
+            continue
+        if kind == "float" and not math.isfinite(value):
+            raise ConfigError(f"hparam {key}={value!r} must be a finite number")
+        below = value <= low if low_open else value < low
+        if (low is not None and below) or (high is not None and value > high):
+            bounds = f"{'>' if low_open else '>='} {low:g}" + (f" and <= {high:g}" if high is not None else "")
+            raise ConfigError(f"hparam {key}={value!r} is out of range; it must be {bounds}")
+
+
+def _example(kind: str, low: float | None) -> str:
+    return {"bool": "true", "int": str(int(low or 1)), "float": "0.0003"}[kind]
 
 
 
@@ -172,8 +219,12 @@ def _classifier(model_dir: Path, num_labels: int, head: str):
 
 def _save_model_dir(model, tokenizer, labels: tuple[str, ...], settings: FinetuneSettings):
     def save(model_, directory: Path) -> None:
+        from .store import stamp_model_dir
+
         model_.save_pretrained(str(directory))
         tokenizer.save_pretrained(str(directory))
+        stamp_model_dir(directory, head="seq-cls", task=settings.task, model_head=settings.head,
+                        num_labels=len(labels))
         (directory / "labels.json").write_text(json.dumps({"task": settings.task, "labels": list(labels),
                                                            "head": settings.head}, ensure_ascii=False))
     return save
@@ -211,18 +262,68 @@ def run_finetuning(task: str, data_dir: str | Path, model: str | Path, output_di
                     positions)
         settings.max_seq_length = positions
     spec = get_task(settings.task)
+    check_model_for(model_dir, settings.do_train)
     out = Path(output_dir or Path("runs") / f"{spec.name}-{model_dir.name}")
     created = not out.exists()
+    if settings.do_train:
+        from .fs import refuse_protected
+
+        refuse_protected(out, [model_dir, data_dir])
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise StoreError(f"cannot create the run directory {out}: {err.strerror}; choose another --output") from None
     try:
-        return _run(spec, data_dir, model_dir, out, settings)
+        if not settings.do_train:
+            return _run(spec, data_dir, model_dir, out, settings)
+        from .fs import locked
+        from .training.run_identity import claim_run_dir
+
+        with locked(out, "a fine-tuning run"):
+            claim_run_dir(out, run_identity(spec, data_dir, model_dir, settings), settings.resume)
+            return _run(spec, data_dir, model_dir, out, settings)
     except BaseException:
-        if created and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()  # a run that failed before writing anything leaves no empty run directory behind
+        bookkeeping = {".lock", ".paddle-electra", "run.json"}
+        if created and out.is_dir() and all(p.name in bookkeeping for p in out.iterdir()):
+            import shutil  # a run that failed before training leaves no run directory behind
+
+            shutil.rmtree(out, ignore_errors=True)
         raise
+
+
+def check_model_for(model_dir: Path, training: bool) -> None:
+    """Refuse a generator for fine-tuning and an un-fine-tuned model for evaluation (both give meaningless numbers)."""
+    from .modeling.load import stored_head
+    from .store import read_meta
+
+    head = stored_head(model_dir)
+    if training and (head == "generator" or read_meta(model_dir).get("role") == "generator"):
+        companion = model_dir.name.removesuffix("-generator")
+        raise ConfigError(f"{model_dir} is an ELECTRA generator; the seed fine-tunes the discriminator — pass "
+                          f"--model {companion if companion != model_dir.name else 'DIR/discriminator'}")
+    if not training and head in ("discriminator", "generator", "model"):
+        raise ConfigError(f"{model_dir} is a pretrained {head} that was never fine-tuned, so its scores would be "
+                          "chance; fine-tune it first (`paddle-electra finetune`) and evaluate the run's best_model/")
+
+
+def run_identity(spec, data_dir: str | Path, model_dir: Path, settings: FinetuneSettings) -> dict[str, Any]:
+    """What a run in an output directory was made from: resume only when all of it is the same."""
+    from dataclasses import asdict
+
+    from .fs import sha256_file
+    from .store import WEIGHTS_FILE
+    from .tasks import find_split_file
+
+    data = {}
+    for split in ("train", "dev", "eval"):
+        try:
+            path = find_split_file(spec, data_dir, split)
+        except DataError:
+            continue
+        data[split] = sha256_file(path)
+    skip = {"do_eval", "do_test", "resume", "log_every_steps", "device", "extra", "eval_batch_size"}
+    return {"task": spec.name, "model": sha256_file(model_dir / WEIGHTS_FILE), "model_dir": str(model_dir),
+            "data": data, "hparams": {k: v for k, v in asdict(settings).items() if k not in skip}}
 
 
 def _run(spec, data_dir, model_dir: Path, out: Path, settings: FinetuneSettings) -> dict[str, dict[str, float]]:

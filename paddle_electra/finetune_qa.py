@@ -78,8 +78,11 @@ def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, di
         return {"em": float(metrics["EM"]), "f1": float(metrics["F1"]), "score": float(metrics["AVERAGE"])}
 
     def save(model_, directory: Path) -> None:
+        from .store import stamp_model_dir
+
         model_.save_pretrained(str(directory))
         tokenizer.save_pretrained(str(directory))
+        stamp_model_dir(directory, head="qa", task=spec.name, model_head="seed")
 
     if settings.do_train:
         train_examples = load_split(spec, data_dir, "train").examples

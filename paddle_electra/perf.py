@@ -100,6 +100,9 @@ def select_device(device: str = "auto", amp: bool = False) -> str:
         raise ConfigError(f"unknown device {device!r}; choose auto, cpu or gpu")
     if device == "auto":
         device = "gpu" if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
+    if device == "gpu" and not (paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0):
+        raise ConfigError("--device gpu: this Paddle build has no CUDA device available (CPU build or no GPU); "
+                          "use --device cpu, or install paddle-electra[gpu] on a machine with a GPU")
     if amp and device == "cpu":
         raise ConfigError("--amp (float16) needs a GPU; drop --amp on CPU")
     paddle.set_device(device)

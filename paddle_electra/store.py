@@ -8,45 +8,21 @@ so an interrupted conversion never leaves half a model under the final name.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import sys
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .catalog import CATALOG, get_variant
 from .errors import ConfigError, StoreError
+from .fs import atomic_dir, pause_point  # noqa: F401 - re-exported: the store writes through these
+from .fs import write_json as _write_json
 
 HOME_ENV = "PADDLE_ELECTRA_HOME"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model_state.pdparams"
 VOCAB_FILE = "vocab.txt"
 META_KEY = "paddle_electra"
-
-
-PAUSE_ENV = "PADDLE_ELECTRA_TEST_PAUSE"
-_pause_hits: dict[str, int] = {}
-
-
-def pause_point(point: str) -> None:
-    """Test hook (tests/robustness), inert unless ``$PADDLE_ELECTRA_TEST_PAUSE`` is ``POINT`` or ``POINT@N``.
-
-    The N-th time (default: first) this process reaches ``point`` it prints ``paused at POINT`` to stderr and
-    sleeps, so a test can kill -9 it exactly there. Points: ``model-dir-write`` (files written, directory not yet
-    renamed into place), ``checkpoint-write`` (weights written, checkpoint not yet sealed) and ``train-step``.
-    """
-    wanted = os.environ.get(PAUSE_ENV)
-    if not wanted or wanted.split("@")[0] != point:
-        return
-    _pause_hits[point] = _pause_hits.get(point, 0) + 1
-    if _pause_hits[point] == int(wanted.partition("@")[2] or 1):
-        print(f"paused at {point}", file=sys.stderr, flush=True)
-        time.sleep(3600)
 
 
 def home() -> Path:
@@ -114,75 +90,14 @@ def read_meta(model_dir: Path) -> dict[str, Any]:
         return {}
 
 
-def _check_writable(parent: Path) -> None:
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise StoreError(f"cannot create {parent}: {err.strerror}; choose another output path") from None
-    if not os.access(parent, os.W_OK):
-        raise StoreError(f"{parent} is not writable; choose another output path or fix its permissions")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
-def _clean_stale(target: Path) -> None:
-    """Remove what a killed writer of ``target`` left: half-written ``.partial-PID-*`` directories, and put
-    back a ``.old-PID`` directory moved aside just before the kill (the previous complete output)."""
-    for leftover in target.parent.glob(f".{target.name}.*-*"):
-        kind, _, rest = leftover.name[len(target.name) + 2:].partition("-")
-        pid = rest.split("-", 1)[0]
-        if kind not in ("partial", "old") or not pid.isdigit() or _pid_alive(int(pid)):
-            continue
-        if kind == "old" and not target.exists():
-            os.replace(leftover, target)
-        else:
-            shutil.rmtree(leftover, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def atomic_dir(target: Path, *, force: bool = False, fingerprint: str | None = None) -> Iterator[Path]:
-    """Yield a temporary directory that replaces ``target`` only if the block finishes.
-
-    An existing non-empty ``target`` is replaced only with ``force`` or when it already holds the output of
-    the same source (same ``fingerprint``): re-running a conversion is harmless, overwriting another model is
-    refused.
-    """
-    target = Path(target).expanduser().absolute()
-    if target.parent.is_dir():
-        _clean_stale(target)
-    if target.exists() and not target.is_dir():
-        raise StoreError(f"{target} exists and is not a directory; choose another output path")
-    if target.is_dir() and any(target.iterdir()) and not force:
-        existing = read_meta(target).get("fingerprint")
-        if fingerprint is None or existing != fingerprint:
-            raise StoreError(
-                f"{target} already holds {'a different model' if existing else 'other files'}; "
-                "pass --force to replace it, or choose another output path"
-            )
-    _check_writable(target.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-{os.getpid()}-", dir=target.parent))
-    try:
-        yield tmp
-        pause_point("model-dir-write")
-        backup = None
-        if target.exists():
-            backup = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, backup)
-        os.replace(tmp, target)
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+    _write_json(path, data)
+
+
+def stamp_model_dir(directory: Path, **meta: Any) -> None:
+    """Replace the provenance in ``directory/config.json`` (``save_pretrained`` copies the source model's, which
+    would make a fine-tuned classifier claim to be the pretrained discriminator it came from)."""
+    path = Path(directory) / CONFIG_FILE
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config[META_KEY] = {k: v for k, v in meta.items() if v is not None}
+    write_json(path, config)

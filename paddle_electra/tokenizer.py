@@ -7,14 +7,40 @@ from pathlib import Path
 from .errors import ConfigError
 
 
-def count_vocab(vocab: Path) -> int:
+def read_vocab(vocab: Path) -> list[str]:
+    """The vocab's tokens, one per line, refusing what would silently shift or remap ids.
+
+    A UTF-8 BOM would make the first token ``\\ufeff[PAD]`` (so ``[PAD]`` is no longer id 0); a duplicate token
+    maps both lines to one id; blank lines are tokens nobody can type. Each is an error naming the line.
+    """
     try:
-        with open(vocab, encoding="utf-8") as handle:
-            return sum(1 for _ in handle)
+        raw = Path(vocab).read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{vocab}: vocabulary file not found; pass --vocab PATH/vocab.txt") from None
+    except OSError as err:
+        raise ConfigError(f"{vocab}: cannot be read ({err.strerror}); pass --vocab PATH/vocab.txt") from None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise ConfigError(f"{vocab}: starts with a UTF-8 byte-order mark, which would turn [PAD] into another token "
+                          "and shift every id; re-save it without the BOM (e.g. `sed -i '1s/^\\xEF\\xBB\\xBF//' FILE`)")
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise ConfigError(f"{vocab}: not UTF-8 text at byte {err.start}; is this really a vocab.txt?") from None
+    tokens = text.split("\n")
+    if tokens and tokens[-1] == "":
+        tokens.pop()
+    seen: dict[str, int] = {}
+    for number, token in enumerate(tokens, 1):
+        token = token.rstrip("\r")
+        if token in seen:
+            raise ConfigError(f"{vocab}:{number}: token {token!r} repeats line {seen[token]}; a duplicate would map "
+                              "two ids to one token — pass the vocab.txt that came with the checkpoint")
+        seen[token] = number
+    return list(seen)
+
+
+def count_vocab(vocab: Path) -> int:
+    return len(read_vocab(vocab))
 
 
 def check_vocab(vocab: Path, vocab_size: int) -> None:

@@ -308,7 +308,28 @@ def test_truncated_index(tmp_path: Path) -> None:
         open_tf_checkpoint(d)
 
 
-def test_snappy_compressed_block_is_explained(tmp_path: Path) -> None:
+def test_snappy_compressed_index_reads_like_the_uncompressed_one(tmp_path: Path) -> None:
+    """HFL's releases were written by TF builds that snappy-compress index blocks (type byte 1)."""
+    from paddle_electra.checkpoint.tf_bundle_writer import write_tf_checkpoint
+
+    rng = np.random.default_rng(0)
+    tensors = [(f"electra/encoder/layer_{i}/output/dense/kernel", rng.standard_normal((8, 4)).astype(np.float32))
+               for i in range(40)]
+    write_tf_checkpoint(tmp_path / "plain", tensors)
+    write_tf_checkpoint(tmp_path / "packed", tensors, compression="snappy")
+    plain, packed = (tmp_path / "plain.index").read_bytes(), (tmp_path / "packed.index").read_bytes()
+    _meta, index_handle = tb._parse_footer(packed)
+    first = list(tb._block_entries(tb._read_block(packed, index_handle)))[0][1]
+    offset, pos = tb._varint(first, 0)
+    size, _ = tb._varint(first, pos)
+    assert packed[offset + size] == 1 and len(packed) < len(plain)  # the data block is stored compressed
+    with open_tf_checkpoint(tmp_path / "plain") as a, open_tf_checkpoint(tmp_path / "packed") as b:
+        assert a.keys() == b.keys()
+        for name in a.keys():
+            np.testing.assert_array_equal(a.read(name), b.read(name))
+
+
+def test_snappy_block_that_does_not_decompress_is_corrupt(tmp_path: Path) -> None:
     d = _copy(tmp_path, "tf2")
     index = d / "ckpt-1.index"
     raw = bytearray(index.read_bytes())
@@ -316,14 +337,13 @@ def test_snappy_compressed_block_is_explained(tmp_path: Path) -> None:
     handle = list(tb._block_entries(tb._read_block(bytes(raw), index_handle)))[0][1]
     offset, pos = tb._varint(handle, 0)
     size, _ = tb._varint(handle, pos)
-    raw[offset + size] = 1  # type byte: snappy, with a valid crc so only the type is "wrong"
+    raw[offset + size] = 1  # type byte: snappy, with a valid crc, over bytes that are not snappy data
     struct.pack_into(
         "<I", raw, offset + size + 1, tb.mask_crc32c(tb.crc32c(bytes(raw[offset : offset + size + 1])))
     )
     index.write_bytes(bytes(raw))
-    with pytest.raises(
-        CheckpointError, match=r"ckpt-1\.index: block at offset 0 is snappy-compressed.*re-save"
-    ):
+    with pytest.raises(CheckpointError, match=r"ckpt-1\.index: block at offset 0 is snappy-compressed but does not "
+                       r"decompress.*re-download"):
         open_tf_checkpoint(d)
 
 
@@ -399,9 +419,9 @@ def test_big_endian_bundle_is_byte_swapped(tmp_path: Path) -> None:
 
 
 def test_index_entry_with_wrong_size_or_shard(tmp_path: Path) -> None:
-    (tmp_path / "x.data-00000-of-00001").write_bytes(b"\x00" * 8)
+    (tmp_path / "x.data-00000-of-00001").write_bytes(b"\x00" * 16)
     good = b"\x08\x01\x12\x04\x12\x02\x08\x02\x28\x08"
-    bad_size = b"\x08\x01\x12\x04\x12\x02\x08\x02\x28\x07"
+    bad_size = b"\x08\x01\x12\x04\x12\x02\x08\x02\x20\x08\x28\x07"  # at offset 8: no overlap with 'a'
     bad_shard = b"\x08\x01\x12\x04\x12\x02\x08\x02\x18\x03\x28\x08"
     _write_table(
         tmp_path / "x.index", [(b"", b"\x08\x01"), (b"a", good), (b"b", bad_size), (b"c", bad_shard)]
@@ -415,3 +435,13 @@ def test_index_entry_with_wrong_size_or_shard(tmp_path: Path) -> None:
         with pytest.raises(CheckpointError, match=r"x\.index: tensor 'c' is in shard 3 .* 1 shard"):
             r.read("c", verify=False)
     assert os.path.getsize(tmp_path / "x.index") > 48
+
+
+def test_overlapping_tensor_ranges_are_refused(tmp_path: Path) -> None:
+    """Two entries over the same bytes would convert to duplicated weights."""
+    (tmp_path / "x.data-00000-of-00001").write_bytes(b"\x00" * 16)
+    a = b"\x08\x01\x12\x04\x12\x02\x08\x02\x28\x08"  # float32[2] at offset 0
+    b = b"\x08\x01\x12\x04\x12\x02\x08\x02\x20\x04\x28\x08"  # float32[2] at offset 4: overlaps a
+    _write_table(tmp_path / "x.index", [(b"", b"\x08\x01"), (b"a", a), (b"b", b)])
+    with pytest.raises(CheckpointError, match=r"x\.index: tensors 'a' and 'b' overlap in shard 0"):
+        open_tf_checkpoint(tmp_path / "x")

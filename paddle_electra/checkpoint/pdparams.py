@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 
-__all__ = ["PdparamsWriter", "save_pdparams"]
+__all__ = ["PdparamsWriter", "save_pdparams", "load_pdparams", "load_pickle_safely"]
 
 # pickle opcodes (Lib/pickle.py)
 _PROTO, _STOP, _EMPTY_DICT, _SETITEM = b"\x80", b".", b"}", b"s"
@@ -203,3 +203,92 @@ def save_pdparams(items: Any, path: str | os.PathLike[str]) -> int:
             writer.add(name, array)
             count += 1
     return count
+
+
+# ------------------------------------------------------------------------------------------------ reading
+# Globals a state dict written by ``paddle.save`` (or by PdparamsWriter above) needs, and nothing else:
+# numpy's array/scalar/dtype rebuilders, plain containers. ``paddle.save`` of Tensors pickles each as
+# ``(name, ndarray)`` via the builtin ``tuple``. Everything else (``os.system``, ``builtins.eval``, a pickled
+# Layer) is refused before it is looked up, so no code in the file ever runs.
+_SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
+    [(mod, name) for mod in ("numpy.core.multiarray", "numpy._core.multiarray") for name in ("_reconstruct", "scalar")]
+    + [("numpy", "ndarray"), ("numpy", "dtype"), ("collections", "OrderedDict")]
+    + [("builtins", name) for name in ("tuple", "list", "dict", "set", "frozenset", "complex")]
+    + [("copyreg", "_reconstructor")]
+)
+_SAFE_DTYPE_MODULES = ("numpy.dtypes",)  # numpy 2 pickles dtypes as numpy.dtypes.Float32DType etc.
+
+
+class _PdparamsUnpickler:
+    """Builds a :class:`pickle.Unpickler` subclass lazily (keeps ``import pickle`` out of module import)."""
+
+    @staticmethod
+    def make(handle: BinaryIO, path: Path):
+        import pickle
+
+        class Restricted(pickle.Unpickler):
+            def find_class(self, module: str, name: str) -> Any:
+                if (module, name) in _SAFE_GLOBALS or (module in _SAFE_DTYPE_MODULES and name.endswith("DType")):
+                    if (module, name) == ("copyreg", "_reconstructor"):
+                        return _reconstructor
+                    return super().find_class(module, name)
+                raise CheckpointError(
+                    f"{path}: refusing to load pickled global '{module}.{name}' — a state dict holds only arrays, "
+                    "and loading this could run arbitrary code; if you trust the file, re-save it as "
+                    "paddle.save(model.state_dict(), path) in a trusted Python")
+
+            def persistent_load(self, pid: Any) -> Any:
+                raise CheckpointError(f"{path}: unexpected persistent id in a .pdparams pickle; the file is not "
+                                      "a Paddle state dict")
+
+        return Restricted(handle)
+
+
+def _reconstructor(cls: Any, base: Any, state: Any) -> Any:
+    """``copyreg._reconstructor`` for the only classes a state dict may hold (numpy arrays and OrderedDict)."""
+    import collections
+
+    if cls not in (np.ndarray, collections.OrderedDict, dict) or base is not object:
+        raise CheckpointError(f"refusing to rebuild pickled object of type {getattr(cls, '__name__', cls)!r}")
+    return cls.__new__(cls) if state is None else cls(state)
+
+
+def load_pickle_safely(path: str | os.PathLike[str], what: str = "weights") -> Any:
+    """Unpickle ``path`` allowing only arrays and plain containers (our checkpoints' optimizer/data state too)."""
+    import pickle
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file; re-run the conversion or fine-tuning that wrote the {what}")
+    try:
+        with open(path, "rb") as handle:
+            return _PdparamsUnpickler.make(handle, path).load()
+    except CheckpointError:
+        raise
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            MemoryError, OSError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise CheckpointError(f"{path}: cannot be read as a Paddle state dict ({first}); the file is truncated or "
+                              f"corrupt — re-run the conversion or fine-tuning that wrote the {what}") from None
+
+
+def load_pdparams(path: str | os.PathLike[str], what: str = "weights") -> dict[str, Any]:
+    """``paddle.load(path, return_numpy=True)`` for state dicts, without ever running code from the file.
+
+    Tensors come back as numpy arrays; Paddle's ``(name, ndarray)`` tensor tuples are unwrapped; Paddle's
+    ``StructuredToParameterName@@`` table is dropped. Non-array values (an optimizer's step counters, a learning
+    rate) are kept as they are. A truncated or foreign file is a one-line :class:`CheckpointError`.
+    """
+    path = Path(path)
+    state = load_pickle_safely(path, what)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: holds a pickled {type(state).__name__}, not a state dict of tensors")
+    return {key: _unwrap(value) for key, value in state.items() if key != "StructuredToParameterName@@"}
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], np.ndarray):
+        return value[1]
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    return value

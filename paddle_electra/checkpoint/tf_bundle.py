@@ -274,6 +274,16 @@ def _parse_footer(data: bytes) -> tuple[tuple[int, int], tuple[int, int]]:
     return (meta_off, meta_size), (index_off, index_size)
 
 
+def _snappy_block(raw: memoryview, offset: int) -> memoryview:
+    """A snappy-compressed block (type byte 1), as the TF builds that wrote HFL's releases store index blocks."""
+    import cramjam
+
+    try:
+        return memoryview(bytes(cramjam.snappy.decompress_raw(bytes(raw))))
+    except cramjam.DecompressionError as err:
+        raise _Corrupt(f"block at offset {offset} is snappy-compressed but does not decompress ({err})") from None
+
+
 def _read_block(data: bytes, handle: tuple[int, int]) -> memoryview:
     offset, size = handle
     end = offset + size
@@ -287,10 +297,7 @@ def _read_block(data: bytes, handle: tuple[int, int]) -> memoryview:
         )
     kind = data[end]
     if kind == 1:
-        raise _Corrupt(
-            f"block at offset {offset} is snappy-compressed; TF never compresses checkpoint indexes, so this "
-            "file was rewritten by another tool and is not supported: re-save the checkpoint with TensorFlow"
-        )
+        return _snappy_block(memoryview(data)[offset:end], offset)
     if kind != 0:
         raise _Corrupt(f"block at offset {offset} has unknown compression type {kind}")
     return memoryview(data)[offset:end]
@@ -503,6 +510,16 @@ def _resolve_prefix(path: str | os.PathLike) -> str:
     raise CheckpointError(f"TensorFlow checkpoint not found: looked for {prefix}.index{present}")
 
 
+def _check_disjoint(index_path: str, entries: dict[str, _Entry]) -> None:
+    """Two tensors whose byte ranges overlap would convert to duplicated weights: TF never writes that."""
+    spans = sorted((e.shard_id, e.offset, e.offset + e.size, name) for name, e in entries.items() if e.size > 0)
+    for (shard_a, _, end_a, name_a), (shard_b, start_b, _, name_b) in zip(spans, spans[1:]):
+        if shard_a == shard_b and start_b < end_a:
+            raise CheckpointError(f"corrupt TensorFlow checkpoint index {index_path}: tensors {name_a!r} and "
+                                  f"{name_b!r} overlap in shard {shard_a} (bytes from {start_b} to {end_a}); "
+                                  "re-download or re-copy the checkpoint")
+
+
 # ------------------------------------------------------------------------------------- reader
 class TFCheckpointReader:
     """Lazy, TF-free reader of a TensorFlow V2 checkpoint.
@@ -540,6 +557,7 @@ class TFCheckpointReader:
                 "reader supports (1); re-save it with an older TensorFlow"
             )
         self._big_endian: bool = int(header.get(2, 0)) == 1
+        _check_disjoint(self.index_path, entries)
         self._entries: dict[str, _Entry] = entries
         self._keys: list[str] = sorted(k for k in entries if not k.startswith("\x00"))  # "\x00...": slices
         self._files: dict[int, BinaryIO] = {}

@@ -171,21 +171,33 @@ def _short_successor(key: bytes) -> bytes:
 
 
 def write_sstable(
-    out, pairs: Iterable[tuple[bytes, bytes]], block_size: int = BLOCK_SIZE, restart_interval: int = RESTART_INTERVAL
+    out, pairs: Iterable[tuple[bytes, bytes]], block_size: int = BLOCK_SIZE, restart_interval: int = RESTART_INTERVAL,
+    compression: str = "none",
 ) -> None:
     """Write ``(key, value)`` pairs (keys strictly increasing, bytewise) as an uncompressed SSTable to the
     binary file object ``out``: the ``.index`` format the reader parses and TF's ``table::Table`` opens.
 
     Mirrors ``table_builder.cc``: a data block is cut once its size estimate reaches ``block_size``, and its
     index entry is keyed by the shortest separator from the next block's first key (the short successor of
-    the last key for the final block)."""
+    the last key for the final block). ``compression="snappy"`` compresses blocks as the TF builds behind HFL's
+    releases did (a block stays raw unless snappy saves at least an eighth)."""
     written = 0
+
+    if compression not in ("none", "snappy"):
+        raise ValueError(f"compression must be 'none' or 'snappy', got {compression!r}")
 
     def put(contents: bytes) -> bytes:
         nonlocal written
+        kind = b"\x00"
+        if compression == "snappy":  # table_builder.cc: keep the compressed form only if it saves >= 1/8
+            import cramjam
+
+            packed = bytes(cramjam.snappy.compress_raw(contents))
+            if len(packed) < len(contents) - len(contents) // 8:
+                contents, kind = packed, b"\x01"
         handle = _varint(written) + _varint(len(contents))
-        trailer = struct.pack("<I", mask_crc32c(crc32c(contents + b"\x00")))
-        out.write(contents + b"\x00" + trailer)
+        trailer = struct.pack("<I", mask_crc32c(crc32c(contents + kind)))
+        out.write(contents + kind + trailer)
         written += len(contents) + 5
         return handle
 
@@ -258,6 +270,7 @@ def write_tf_checkpoint(
     prefix: str | os.PathLike,
     tensors: Iterable[tuple[str, np.ndarray]],
     write_checkpoint_file: bool = True,
+    compression: str = "none",
 ) -> list[TensorRecord]:
     """Write ``tensors`` as the TF V2 checkpoint ``<prefix>.index`` + ``<prefix>.data-00000-of-00001``.
 
@@ -266,7 +279,8 @@ def write_tf_checkpoint(
     any numeric or bool numpy dtype (``ml_dtypes.bfloat16`` too), any shape including scalars and empty
     tensors, any memory layout or byte order (stored little-endian).  With ``write_checkpoint_file`` the
     ``checkpoint`` file in the prefix's directory is rewritten to point at this checkpoint.  Returns the index
-    records in key order.  The parent directory must exist.
+    records in key order.  The parent directory must exist.  ``compression="snappy"`` writes the index as
+    HFL's released checkpoints have it (snappy-compressed blocks).
     """
     prefix = os.fspath(prefix)
     if isinstance(prefix, bytes):
@@ -302,7 +316,7 @@ def write_tf_checkpoint(
         pairs = [(b"", _header_proto())]
         pairs += [(k, _entry_proto(r.dtype, r.shape, r.offset, r.size, r.crc32c)) for k, r in entries]
         with open(tmp_index, "wb") as index:
-            write_sstable(index, pairs)
+            write_sstable(index, pairs, compression=compression)
         os.replace(tmp_data, data_path)
         os.replace(tmp_index, index_path)
     finally:

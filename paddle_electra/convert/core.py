@@ -198,6 +198,10 @@ def iter_paddle_state(plan: Plan, source: TensorSource) -> Any:
         if tuple(array.shape) != tuple(source.shapes[name]):
             raise ConversionError(f"{source.path}: tensor {name!r} read as {_fmt(array.shape)}, "
                                   f"index says {_fmt(tuple(source.shapes[name]))}; the file is corrupt")
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            bad = int(array.size - np.isfinite(array).sum())
+            raise ConversionError(f"{source.path}: tensor {name!r} holds {bad} NaN/Inf value(s); a model converted "
+                                  "from it would predict NaN — re-download the checkpoint or convert an earlier one")
         if transpose:
             array = array.T
         if array.dtype != np.float32:
@@ -214,7 +218,7 @@ def write_model_dir(plan: Plan, source: TensorSource, out: Path, vocab: Path, me
     from ..tokenizer import check_vocab, save_tokenizer
 
     check_vocab(vocab, plan.sizes.vocab_size)
-    with atomic_dir(out, force=force, fingerprint=meta.get("fingerprint")) as tmp:
+    with atomic_dir(out, force=force, fingerprint=meta.get("fingerprint"), inputs=[source.path, vocab]) as tmp:
         # one tensor in memory at a time: read, transpose, append to the pickle paddle.save would write
         save_pdparams(iter_paddle_state(plan, source), tmp / WEIGHTS_FILE)
         extra: dict[str, Any] = {META_KEY: meta}

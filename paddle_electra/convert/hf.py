@@ -169,8 +169,7 @@ def _num_labels(source: TensorSource, mapped: dict[str, tuple[str, bool]], head:
 
 def export_hf(model_dir: str | Path, output: str | Path, force: bool = False) -> Path:
     """Paddle model directory -> HF ``model.safetensors`` + ``config.json`` that transformers loads."""
-    import paddle
-
+    from ..checkpoint.pdparams import load_pdparams
     from ..checkpoint.safetensors_io import save_safetensors
     from ..store import CONFIG_FILE, WEIGHTS_FILE, atomic_dir, read_meta, resolve, write_json
 
@@ -178,7 +177,7 @@ def export_hf(model_dir: str | Path, output: str | Path, force: bool = False) ->
     config = read_config_json(model_dir / CONFIG_FILE)
     sizes = sizes_from_dict(config, str(model_dir / CONFIG_FILE))
     head = _paddle_head(config, read_meta(model_dir))
-    state = paddle.load(str(model_dir / WEIGHTS_FILE), return_numpy=True)
+    state = load_pdparams(model_dir / WEIGHTS_FILE)
     num_labels = len(config["id2label"]) if config.get("id2label") else int(config.get("num_labels", 2))
     specs = param_specs(sizes, head, num_labels)
     if not any(k.startswith("electra.") for k in state):
@@ -196,7 +195,7 @@ def export_hf(model_dir: str | Path, output: str | Path, force: bool = False) ->
     })
     if head in ("seq-cls", "token-cls"):
         hf_config["id2label"] = config.get("id2label") or {str(i): f"LABEL_{i}" for i in range(num_labels)}
-    with atomic_dir(Path(output), force=force, fingerprint=None) as tmp:
+    with atomic_dir(Path(output), force=force, fingerprint=None, inputs=[model_dir]) as tmp:
         save_safetensors(tensors, tmp / "model.safetensors", metadata={"format": "pt"})
         write_json(tmp / "config.json", hf_config)
         (tmp / "vocab.txt").write_bytes((model_dir / "vocab.txt").read_bytes())

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,11 +32,12 @@ from paddlehub.module.module import serving
 from paddlehub.module.nlp_module import TransformerModule
 
 from ..catalog import Variant, get_variant
-from ..errors import ConfigError, StoreError
+from ..errors import CheckpointError, ConfigError, StoreError
 from ..store import resolve
 from . import qa as spans
 
 log = logging.getLogger("paddle_electra.hub")
+_SERVING_LOCK = threading.Lock()
 
 TASKS = (None, "seq-cls", "token-cls", "text-matching", "qa", "rtd", "fill-mask")
 HEADS = ("seed", "paddlenlp")
@@ -203,11 +205,13 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         if not file.is_file():
             raise StoreError(f"{self._label()}: load_checkpoint {file} not found; pass the model.pdparams that "
                              "hub.Trainer wrote (checkpoint_dir/best_model or epoch_N)")
+        from ..checkpoint.pdparams import load_pdparams
+
         try:
-            state = paddle.load(str(file))
-        except Exception as err:  # noqa: BLE001 - paddle raises many types for a bad file
-            raise StoreError(f"{self._label()}: cannot read load_checkpoint {file} ({err}); it is truncated or not a "
-                             "paddle.save file — pass the model.pdparams that hub.Trainer wrote") from None
+            state = load_pdparams(file, "hub.Trainer checkpoint")
+        except CheckpointError as err:
+            raise StoreError(f"{self._label()}: load_checkpoint: {err} (pass the model.pdparams that hub.Trainer "
+                             "wrote)") from None
         if not isinstance(state, dict):
             raise StoreError(f"{self._label()}: {file} is not a state dict; pass a model.pdparams from hub.Trainer")
         own = self.state_dict()
@@ -528,8 +532,11 @@ class ElectraHubModule(nn.Layer, TransformerModule):
     @serving
     def predict_method(self, data: list[list[str]], max_seq_len: int = 128, batch_size: int = 1,
                        use_gpu: bool = False) -> list[Any]:
-        """``hub serving`` entry point: ``predict``'s results as JSON-able lists (token-cls without [CLS]/[SEP])."""
-        results = self.predict(data, max_seq_len=max_seq_len, batch_size=batch_size, use_gpu=use_gpu)
+        """``hub serving`` entry point: ``predict``'s results as JSON-able lists (token-cls without [CLS]/[SEP]).
+
+        The server runs one thread per connection; predictions are serialised here (one model, one forward)."""
+        with _SERVING_LOCK:
+            results = self.predict(data, max_seq_len=max_seq_len, batch_size=batch_size, use_gpu=use_gpu)
         if self.task == "token-cls":
             results = [labels[1:-1] for labels in results]
         return results

@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 
 DEFAULT_HOST = "127.0.0.1"
+CONNECTION_TIMEOUT_S = 30
 
 
 def _patch_paddlehub(host: str) -> None:
@@ -26,10 +27,17 @@ def _patch_paddlehub(host: str) -> None:
     CacheUpdater.run = lambda self: None  # no statistics requests to PaddleHub's server
 
     def run(configs: dict | None = None, port: int = 8866) -> None:
+        from werkzeug.serving import WSGIRequestHandler
+
+        class TimedHandler(WSGIRequestHandler):
+            timeout = CONNECTION_TIMEOUT_S  # a client that stalls is dropped, never holds the others up
+
         if configs is None:
             raise SystemExit("hub serving: no module configuration")
         app_compat.config_with_file(configs)
-        app_compat.create_app(init_flag=True).run(host=host, port=int(port), debug=False, threaded=False)
+        # one thread per connection, so a slow client cannot block the rest; the module predicts under a lock
+        app_compat.create_app(init_flag=True).run(host=host, port=int(port), debug=False, threaded=True,
+                                                  request_handler=TimedHandler)
 
     app_compat.run = run  # the single-process server ServingCommand starts by default
 
@@ -40,6 +48,23 @@ def _patch_paddlehub(host: str) -> None:
             super().__init__(app, options)
 
     serving_command.StandaloneApplication = LocalApplication  # --use_multiprocess (gunicorn)
+
+
+def _check_installed(args: list[str]) -> None:
+    """``-m NAME`` of a module that is not installed: say how to install it, not PaddleHub's Hub-server error."""
+    from ..errors import StoreError
+    from .install import resolve_hub_home
+
+    if "-m" not in args and "--modules" not in args:
+        return
+    at = args.index("-m") if "-m" in args else args.index("--modules")
+    for name in args[at + 1:]:
+        if name.startswith("-"):
+            break
+        module = name.split("==")[0]
+        if not (resolve_hub_home() / "modules" / module.replace("-", "_")).is_dir():
+            raise StoreError(f"PaddleHub module {module} is not installed under {resolve_hub_home() / 'modules'}; "
+                             f"install it with `paddle-electra hub-install {module}` (offline), then serve it")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] not in ("start", "stop"):
         print(__doc__, file=sys.stderr)
         return 2
+    _check_installed(args)
     _patch_paddlehub(host)
     from paddlehub.commands.serving import ServingCommand
 

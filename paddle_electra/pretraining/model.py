@@ -216,5 +216,7 @@ def read_model_dir(path: Path) -> tuple[Sizes, dict[str, np.ndarray], str]:
     from ..store import CONFIG_FILE, WEIGHTS_FILE
 
     sizes = sizes_from_dict(read_config_json(path / CONFIG_FILE), str(path / CONFIG_FILE))
-    state = paddle.load(str(path / WEIGHTS_FILE), return_numpy=True)
+    from ..checkpoint.pdparams import load_pdparams
+
+    state = load_pdparams(path / WEIGHTS_FILE)
     return sizes, state, stored_head(path)

@@ -269,8 +269,9 @@ class PretrainTrainer(FineTuner):
         return target
 
     def _read_extra_state(self, directory: Path) -> None:
-        with open(directory / DATA_STATE_FILE, "rb") as handle:
-            self.batches.load_state_dict(pickle.load(handle))  # our own file, checksummed by COMPLETE
+        from ..checkpoint.pdparams import load_pickle_safely
+
+        self.batches.load_state_dict(load_pickle_safely(directory / DATA_STATE_FILE, "checkpoint"))
 
 
 # ---------------------------------------------------------------------------------------------- export

@@ -12,10 +12,8 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import pickle
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,7 +23,8 @@ from typing import Any
 import numpy as np
 import paddle
 
-from ..store import pause_point
+from ..checkpoint.pdparams import load_pdparams, load_pickle_safely
+from ..fs import atomic_dir, pause_point
 from .optim import RecipeConfig, SeedAdamW
 
 log = logging.getLogger("paddle_electra.training")
@@ -91,17 +90,10 @@ def is_complete(directory: Path) -> bool:
 
 
 def _atomic_save_dir(target: Path, write: Callable[[Path], None]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
-    try:
+    """A sealed directory (COMPLETE checksums) renamed into place; a full disk leaves the previous one intact."""
+    with atomic_dir(target, replace_own=True) as tmp:
         write(tmp)
         _seal(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 class FineTuner:
@@ -195,9 +187,8 @@ class FineTuner:
         checkpoint = self.latest_checkpoint()
         if checkpoint is None:
             return False
-        self.model.set_state_dict(paddle.load(str(checkpoint / "model.pdparams")))
-        with open(checkpoint / "optimizer.pkl", "rb") as handle:
-            self.optimizer.set_state_dict(pickle.load(handle))  # our own file, checksummed by COMPLETE
+        self.model.set_state_dict(load_pdparams(checkpoint / "model.pdparams", "checkpoint"))
+        self.optimizer.set_state_dict(load_pickle_safely(checkpoint / "optimizer.pkl", "checkpoint"))
         self.state = TrainState(**json.loads((checkpoint / "state.json").read_text()))
         self._read_extra_state(checkpoint)
         self._saved_step = self.state.global_step
@@ -257,7 +248,7 @@ class FineTuner:
         """Put ``best_model/``'s weights into the model; without a dev set the final model becomes the best."""
         best = self.out_dir / "best_model"
         if best.is_dir():
-            self.model.set_state_dict(paddle.load(str(best / "model_state.pdparams")))
+            self.model.set_state_dict(load_pdparams(best / "model_state.pdparams", "best model"))
         else:
             _atomic_save_dir(best, lambda d: self.save_model(self.model, d))
 

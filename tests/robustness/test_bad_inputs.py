@@ -239,7 +239,7 @@ def tf_output_not_empty(c: Ctx) -> Run:
         assert (out / "notes.txt").read_text() == "mine" and not (c.tmp / "out" / "generator").exists()
 
     run = Run(["convert", "--tf-checkpoint", TF_TINY, "-o", c.tmp / "out"],
-              ("already holds other files", "--force"))
+              ("holds files paddle-electra did not write", "not even with --force"))
     run.after = ok_untouched  # type: ignore[attr-defined]
     return run
 

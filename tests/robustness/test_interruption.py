@@ -21,7 +21,8 @@ import record
 from hub_helpers import subprocess_env
 from rbkit import FIXTURES, PY, ROOT, flip_byte, write_classification
 
-from paddle_electra.store import PAUSE_ENV, is_model_dir
+from paddle_electra.fs import PAUSE_ENV
+from paddle_electra.store import is_model_dir
 from paddle_electra.training.loop import FineTuner, is_complete
 
 # 16 examples, batch 2: 8 steps an epoch, 16 in all; a checkpoint every 3 steps (3, 6, 9, 12, 15) + epoch ends
@@ -150,6 +151,7 @@ def test_stale_leftovers_of_a_dead_writer_are_cleaned_or_restored(tmp_path):
     (tmp_path / f".model.partial-{dead}-abc").mkdir()
     (tmp_path / f".model.old-{dead}").mkdir()
     (tmp_path / f".model.old-{dead}" / "model_state.pdparams").write_bytes(b"previous")
+    (tmp_path / f".model.old-{dead}" / ".paddle-electra").write_text("ours")  # every directory we write has it
     (tmp_path / f".model.partial-{os.getpid()}-live").mkdir()  # a live writer's directory is left alone
     with atomic_dir(target, force=True) as tmp:
         (tmp / "model_state.pdparams").write_bytes(b"new")
