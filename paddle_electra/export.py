@@ -148,8 +148,12 @@ def export_model(model_dir: str | Path, out_dir: str | Path | None = None, forma
             raise ConfigError("export_model needs a model directory or a model")
         model, head = _load_eager(model_dir, head)
     out = Path(out_dir) if out_dir else model_dir / f"export-{format}"
+    from .fs import MARKER_FILE, guard_output
+
+    guard_output(out, force=True, inputs=[model_dir])  # an export of ours is refreshed; anything else is refused
     try:
         out.mkdir(parents=True, exist_ok=True)
+        (out / MARKER_FILE).write_text("a paddle-electra export\n", encoding="utf-8")
     except OSError as err:
         from .errors import StoreError
 

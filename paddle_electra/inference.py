@@ -42,6 +42,21 @@ def _forward(model, encoded: dict[str, np.ndarray]) -> np.ndarray:
     return out.numpy()
 
 
+def _require_role(model_dir: str | Path, role: str, job: str) -> None:
+    """fill-mask needs the generator's MLM head, RTD the discriminator's: the other half has none to use."""
+    from .modeling.load import stored_head
+    from .store import read_meta, resolve
+
+    path = resolve(model_dir)
+    have = read_meta(path).get("role") or stored_head(path)
+    if have != role:
+        other = "-generator" if role == "generator" else ""
+        companion = f"{path.name.removesuffix('-generator')}{other}"
+        hint = f" (e.g. {companion})" if have in ("discriminator", "generator") else ""
+        raise ConfigError(f"{path} is a{'n' if have[0] in 'aeiou' else ''} {have} model; {job} needs the {role}"
+                          f"{hint} — pass the {role} directory or name")
+
+
 def fill_mask(model_dir: str | Path, texts: list[str], top_k: int = 5, max_seq_len: int = 128,
               model=None, tokenizer=None) -> list[list[MaskPrediction]]:
     """Top-k tokens for each ``[MASK]`` in each text, from a generator directory."""
@@ -49,6 +64,7 @@ def fill_mask(model_dir: str | Path, texts: list[str], top_k: int = 5, max_seq_l
     from .tokenizer import load_tokenizer
 
     if model is None:
+        _require_role(model_dir, "generator", "fill-mask")
         model, model_dir = load_model(model_dir, head="generator")
     tokenizer = tokenizer or load_tokenizer(model_dir)
     encoded = _encode(tokenizer, texts, max_seq_len)
@@ -76,6 +92,7 @@ def detect_replaced(model_dir: str | Path, texts: list[str], max_seq_len: int = 
     from .tokenizer import load_tokenizer
 
     if model is None:
+        _require_role(model_dir, "discriminator", "replaced-token detection")
         model, model_dir = load_model(model_dir, head="discriminator")
     tokenizer = tokenizer or load_tokenizer(model_dir)
     encoded = _encode(tokenizer, texts, max_seq_len)

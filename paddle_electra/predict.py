@@ -70,13 +70,14 @@ def predict_texts(model_dir: str | Path, pairs: list[tuple[str, str | None]], ma
     probabilities as the eager model within 1e-4, several times faster on CPU (docs/benchmarks.md).
     """
     from .perf import tune_cpu
+    from .textio import is_blank
     from .training.features import Encoded, encode_pair, eval_batches
 
     tune_cpu()  # before the first matmul of the process: all cores, AVX2 GEMM on AMD
     for i, (a, b) in enumerate(pairs, start=1):
-        if not a or not a.strip() or (b is not None and not b.strip()):
+        if is_blank(a) or (b is not None and is_blank(b)):
             raise ConfigError(f"input text {i} ({a!r}{f' ||| {b!r}' if b is not None else ''}) is empty or "
-                              "whitespace only; pass non-empty text")
+                              "whitespace only (zero-width characters count as whitespace); pass non-empty text")
     if fast:
         from .export import fast_predictor
         from .modeling.config import read_config_json

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
+from ..textio import detect_encoding, visible
 from .masking import SpecialIds, mask_batch
 
 log = logging.getLogger("paddle_electra.pretraining")
@@ -159,6 +160,7 @@ class TextStream:
         self.examples_total = 0
         self._handle = None
         self._formats: dict[int, str] = {}
+        self._encodings: dict[int, str] = {}
 
     def _order(self, pass_index: int) -> list[int]:
         order = list(range(len(self.files)))
@@ -173,6 +175,13 @@ class TextStream:
             log.info("%s: %s", self.files[index],
                      "blank lines separate documents" if self._formats[index] == "blank" else "one document per line")
         return self._formats[index]
+
+    def _encoding(self, index: int) -> str:
+        if index not in self._encodings:
+            self._encodings[index] = detect_encoding(self.files[index])
+            if self._encodings[index] != "utf-8":
+                log.info("%s: read as %s (not UTF-8)", self.files[index], self._encodings[index].upper())
+        return self._encodings[index]
 
     # ------------------------------------------------------------------------------------------ reading
     def _emit(self, example: tuple[np.ndarray, np.ndarray] | None) -> None:
@@ -202,7 +211,7 @@ class TextStream:
             self.file_pos += 1
             return
         self.offset += len(raw)
-        line = raw.decode("utf-8", errors="replace").lstrip("\ufeff").strip()
+        line = visible(raw.decode(self._encoding(index), errors="strict").lstrip("\ufeff"))
         if self._format(index) == "blank":
             self._emit(self.builder.end_document() if not line else self.builder.add_sentence(self.encode(line)))
             return

@@ -379,9 +379,14 @@ def _prepare_output(out: Path, settings: PretrainSettings, record: dict[str, Any
                 log.warning("steps changed from %s to %d: the learning-rate schedule is recomputed for %d steps",
                             old.get("steps"), settings.steps, settings.steps)
             record["run_id"] = previous.get("run_id", record["run_id"])
-    elif out.is_dir() and any(out.iterdir()) and not settings.force:
-        raise StoreError(f"{out} is not empty and holds no pretraining run; choose another --output or pass --force")
+    elif out.is_dir() and any(out.iterdir()):
+        raise StoreError(f"{out} is not empty and holds no pretraining run; it is never written into, not even with "
+                         "--force: choose a new, empty --output")
+    from ..fs import MARKER_FILE, refuse_protected
+
+    refuse_protected(out)
     out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER_FILE).write_text("a paddle-electra pretraining run\n", encoding="utf-8")
     from ..store import write_json
 
     write_json(path, record)

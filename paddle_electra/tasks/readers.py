@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from paddle_electra.errors import DataError
 from paddle_electra.tasks.registry import TaskSpec, TsvColumns, get_task, normalize_split
-from paddle_electra.textio import read_json
+from paddle_electra.textio import is_blank, read_json
 
 logger = logging.getLogger("paddle_electra.tasks")
 
@@ -241,12 +241,12 @@ def read_tsv_examples(
         if allowed is not None and label not in allowed:
             raise DataError(f"{path}:{lineno}: label {label!r} not in {_fmt_labels(allowed)}")
         text_a = fields[cols.text_a]
-        if not text_a.strip():
+        if is_blank(text_a):
             raise DataError(f"{path}:{lineno}: empty text_a (column {cols.text_a + 1}); fill it in or delete the line")
         text_b = None
         if cols.text_b is not None:
             text_b = fields[cols.text_b]
-            if not text_b.strip():
+            if is_blank(text_b):
                 raise DataError(
                     f"{path}:{lineno}: empty text_b (column {cols.text_b + 1}); fill it in or delete the line")
         if not cols.exact:
@@ -326,7 +326,7 @@ def read_cail_jsonl(
             or not all(isinstance(a, str) for a in accusation)
         ):
             raise DataError(f"{path}:{lineno}: expected a CAIL2018 record {_CAIL_SHAPE}")
-        if not fact.strip():
+        if is_blank(fact):
             raise DataError(f"{path}:{lineno}: empty fact")
         if len(accusation) == 0:
             report.skip("no_accusation", lineno)
@@ -471,7 +471,7 @@ def read_qa_json(
         for p, para in enumerate(need(article, "paragraphs", list, f"data[{a}]")):
             ppath = f"data[{a}].paragraphs[{p}]"
             context = need(para, "context", str, ppath)
-            if not context.strip():
+            if is_blank(context):
                 raise DataError(f"{where(ppath)}: empty context")
             for q, qa in enumerate(need(para, "qas", list, ppath)):
                 qpath = f"{ppath}.qas[{q}]"

@@ -124,8 +124,9 @@ def test_serving_200_concurrent_requests(tmp_path, tiny, private_store):
         f"| server RSS before / after | {rss_before:.0f} MB / {rss_after:.0f} MB |",
         f"| RSS growth (bound asserted) | {growth:+.1f} MB (≤ {RSS_BOUND_MB:.0f} MB) |",
         "",
-        "The server handles one request at a time (PaddleHub's default `threaded=False`), so latency under load is "
-        "queueing: p99 is about the time to serve the whole burst. Correctness does not depend on concurrency.",
+        "The server reads requests on one thread per connection (a stalled client holds up nobody) and runs the "
+        "model one request at a time under a lock, so latency under load is queueing: p99 is about the time to "
+        "serve the whole burst. Correctness does not depend on concurrency.",
     ])
     record.row("load", "serving_200_concurrent", f"{N_REQUESTS} concurrent mixed-size requests to hub serving",
                f"all correct; p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms; RSS {growth:+.1f} MB", "")
