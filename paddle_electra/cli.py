@@ -74,6 +74,24 @@ def _export_hf(args: argparse.Namespace) -> int:
     return 0
 
 
+# -------------------------------------------------------------------------------------------- inspect
+def _inspect_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", metavar="PATH", help="TF checkpoint prefix or directory, HF directory, or model directory")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+@command("inspect", "list a checkpoint's tensors, the release they match and where each goes (no weights needed)",
+         _inspect_args)
+def _inspect(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .convert.inspect import inspect_path
+
+    report = inspect_path(args.path)
+    print(json.dumps(asdict(report), ensure_ascii=False, indent=1) if args.json else report.render())
+    return 0
+
+
 # ----------------------------------------------------------------------------------------- list/info
 def _list_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--installed", action="store_true", help="only models present in the local store")
@@ -426,11 +444,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     previous = None
     try:
-        previous = signal.signal(signal.SIGTERM, _terminate)  # SIGTERM unwinds like Ctrl-C: temp files removed
-    except ValueError:  # not the main thread (embedded use): leave signals alone
-        pass
-    try:
         _setup_logging(args.debug, args.quiet)
+        if args.command not in _WITHOUT_PADDLE:
+            import paddle  # noqa: F401 - Paddle installs its own SIGTERM handler at import; ours must come after
+        try:
+            previous = signal.signal(signal.SIGTERM, _terminate)  # SIGTERM unwinds like Ctrl-C: temp files removed
+        except ValueError:  # not the main thread (embedded use): leave signals alone
+            pass
         return args.handler(args)
     except ElectraError as err:
         if args.debug:
@@ -443,6 +463,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+_WITHOUT_PADDLE = frozenset({"list", "info", "qa-eval", "download", "inspect"})
 
 
 def _terminate(signum: int, frame: object) -> None:

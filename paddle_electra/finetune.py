@@ -277,10 +277,12 @@ def run_finetuning(task: str, data_dir: str | Path, model: str | Path, output_di
         if not settings.do_train:
             return _run(spec, data_dir, model_dir, out, settings)
         from .fs import locked
-        from .training.run_identity import claim_run_dir
+        from .training.run_identity import check_run_dir, claim_run_dir
 
+        identity = run_identity(spec, data_dir, model_dir, settings)
+        check_run_dir(out, identity, settings.resume)  # before the lock file: a user's directory gets nothing
         with locked(out, "a fine-tuning run"):
-            claim_run_dir(out, run_identity(spec, data_dir, model_dir, settings), settings.resume)
+            claim_run_dir(out, identity, settings.resume)
             return _run(spec, data_dir, model_dir, out, settings)
     except BaseException:
         bookkeeping = {".lock", ".paddle-electra", "run.json"}

@@ -66,7 +66,7 @@ def detect_encoding(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
         except OSError as exc:
             raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     line, offset = first_error or (1, 0)
-    raise DataError(f"{path}:{line}: neither UTF-8 nor GB18030/GBK (undecodable byte at offset {offset}); "
+    raise DataError(f"{path}:{line}: not valid UTF-8 (nor GB18030/GBK): undecodable byte at offset {offset}; "
                     "re-save the file as UTF-8")
 
 

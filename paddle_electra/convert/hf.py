@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 from ..catalog import KNOWN_HF_CONFIG_BUGS, Sizes, get_variant, match_sizes
 from ..errors import CheckpointError, ConfigError, ConversionError
 from ..modeling.config import read_config_json, sizes_from_dict
-from .core import TensorSource, build_plan, check_expected, infer_sizes, map_names, write_model_dir
+from .core import Plan, TensorSource, build_plan, check_expected, infer_sizes, map_names, write_model_dir
 from .names import HF_ARCH, Head, param_specs, renamer, strip_prefix
 
 log = logging.getLogger("paddle_electra.convert")
@@ -98,13 +99,18 @@ def _check_tied_head(source: TensorSource, prefixed: bool) -> None:
                               "embeddings are not supported (HFL's generators are tied)")
 
 
-def convert_hf(path: str | Path, output: str | Path | None = None, name: str | None = None,
-               vocab: str | Path | None = None, force: bool = False) -> Path:
-    """Convert one HF ELECTRA model (any head) to a Paddle directory at ``output`` or in the store as ``name``."""
-    from ..store import store_path
+@dataclass
+class HFConversion:
+    """What was found in a Hugging Face checkpoint: the one model it holds, planned for Paddle."""
 
-    if (output is None) == (name is None):
-        raise ConfigError("give exactly one of --output DIR or --name MODEL")
+    weights: Path
+    source: TensorSource
+    plan: Plan
+    head: Head
+
+
+def plan_hf(path: str | Path, expected: str | None = None) -> HFConversion:
+    """Read names and shapes only and plan the conversion; raises before anything is written."""
     weights = find_weights(path)
     source = open_hf_source(weights)
     names = set(source.shapes)
@@ -127,18 +133,31 @@ def convert_hf(path: str | Path, output: str | Path | None = None, name: str | N
         log.warning("%s disagrees with the weights (%s); using the sizes of the weights%s", config_path,
                     _diff(hint, sizes), f" — known upload bug: {bug}" if bug else "")
     num_labels = _num_labels(source, mapped, head, prefixed)
-    if name is not None and head in ("discriminator", "generator", "model"):
-        variant = get_variant(name)
+    if expected is not None and head in ("discriminator", "generator", "model"):
+        variant = get_variant(expected)
         check_expected(source, mapped, sizes, variant, head if head != "model" else variant.role)
     plan = build_plan(source, mapped, sizes, head, "hf", num_labels=num_labels, prefixed=prefixed)
-    _check_tied_head(source, prefixed)
-    leftover = [n for n in names if n not in plan.used_sources() and n not in HF_SKIP and n != TIED_HEAD]
+    plan.ignored.extend(n for n in names if n in HF_SKIP or n == TIED_HEAD)
+    leftover = [n for n in names if n not in plan.used_sources()]
     if leftover:
         raise ConversionError(f"{weights}: tensors not part of an ELECTRA {head}: {', '.join(sorted(leftover)[:5])}")
+    return HFConversion(weights, source, plan, head)
+
+
+def convert_hf(path: str | Path, output: str | Path | None = None, name: str | None = None,
+               vocab: str | Path | None = None, force: bool = False) -> Path:
+    """Convert one HF ELECTRA model (any head) to a Paddle directory at ``output`` or in the store as ``name``."""
+    from ..store import store_path
+
+    if (output is None) == (name is None):
+        raise ConfigError("give exactly one of --output DIR or --name MODEL")
+    conversion = plan_hf(path, expected=name)
+    weights, source, plan, head = conversion.weights, conversion.source, conversion.plan, conversion.head
+    _check_tied_head(source, plan.prefixed)
     vocab_path = Path(vocab) if vocab else weights.parent / "vocab.txt"
     if not vocab_path.is_file():
         raise ConfigError(f"{weights.parent}: no vocab.txt; pass --vocab PATH (HFL's vocab has 21128 lines)")
-    matches = match_sizes(sizes)
+    matches = match_sizes(plan.sizes)
     meta = {
         "role": head if head in ("discriminator", "generator") else None, "head": head,
         "variant": get_variant(name).name if name else (matches[0].name if matches else None),

@@ -181,6 +181,8 @@ _XNLI_DEV = TsvColumns(
     layout="XNLI-1.0 layout: language, gold_label, ..., sentence1 in column 7, sentence2 in column 8",
 )
 _BINARY = ("0", "1")
+# released classification files come as any of these (LCQMC test .txt, BQ Corpus .csv); tried in this order
+TABLE_EXTENSIONS = ("tsv", "csv", "txt", "jsonl", "json")
 
 
 def _spec(**kwargs: Any) -> TaskSpec:
@@ -193,7 +195,7 @@ def _spec(**kwargs: Any) -> TaskSpec:
 def _tsv_task(name: str, columns: Mapping[str, TsvColumns], description: str, **kwargs: Any) -> TaskSpec:
     """A sentence(-pair) classification task read from tsv files, scored by accuracy."""
     fields = dict(kind="classification", labels=_BINARY, metric="accuracy", file_format="tsv",
-                  extensions=("tsv",), defaults=_CLS_DEFAULTS)
+                  extensions=TABLE_EXTENSIONS, defaults=_CLS_DEFAULTS)
     return _spec(name=name, columns=columns, description=description, **{**fields, **kwargs})
 
 
@@ -223,7 +225,7 @@ TASKS: Mapping[str, TaskSpec] = _frozen(
             "CAIL2018 charge prediction: JSON lines (single-charge records) or `label \\t text`",
             labels=None,
             file_format="cail",
-            extensions=("json", "jsonl", "tsv"),
+            extensions=("json", "jsonl", "tsv", "csv", "txt"),
             defaults=_CAIL_DEFAULTS,
         ),
     }

@@ -32,6 +32,16 @@ def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> 
 
 def claim_run_dir(out: Path, identity: dict[str, Any], resume: bool) -> None:
     """Make ``out`` this run's directory, or refuse: another run's files are never resumed or mixed in."""
+    check_run_dir(out, identity, resume)
+    if not resume:
+        _discard_previous(out)
+    (out / MARKER_FILE).write_text("a paddle-electra fine-tuning run\n", encoding="utf-8")
+    with atomic_file(out / RUN_FILE, encoding="utf-8") as handle:
+        json.dump(identity, handle, indent=1, sort_keys=True)
+
+
+def check_run_dir(out: Path, identity: dict[str, Any], resume: bool) -> None:
+    """Raise unless ``out`` is empty, absent, or this same run (writes nothing: safe before taking the lock)."""
     entries = [p for p in out.iterdir() if p.name != ".lock"] if out.is_dir() else []
     run_file = out / RUN_FILE
     if entries and not is_our_output(out) and not run_file.is_file():
@@ -51,11 +61,6 @@ def claim_run_dir(out: Path, identity: dict[str, Any], resume: bool) -> None:
     elif entries and resume and any(p.name in ("checkpoints", "best_model") for p in entries):
         raise StoreError(f"{out} holds a run without {RUN_FILE} (written by an older paddle-electra), so it cannot be "
                          "checked to match; choose another --output, or pass --no-resume to start over in it")
-    if not resume:
-        _discard_previous(out)
-    (out / MARKER_FILE).write_text("a paddle-electra fine-tuning run\n", encoding="utf-8")
-    with atomic_file(run_file, encoding="utf-8") as handle:
-        json.dump(identity, handle, indent=1, sort_keys=True)
 
 
 def _discard_previous(out: Path) -> None:
