@@ -31,6 +31,18 @@ def tf_tiny_eqhidden() -> Path:
     return FIXTURES / "tf_tiny_eqhidden"
 
 
+@pytest.fixture(scope="session")
+def tf_hfl_style() -> Path:
+    """tf_tiny's weights as HFL released theirs: snappy-compressed index, ``.ckpt`` prefix (see its script)."""
+    return FIXTURES / "tf_hfl_style"
+
+
+def shared_data() -> Path | None:
+    """../shared/data (real released task files and HFL's index), or None when absent."""
+    path = SHARED / "data"
+    return path if path.is_dir() else None
+
+
 def shared_models() -> Path | None:
     path = SHARED / "models"
     return path if path.is_dir() and any(path.iterdir()) else None

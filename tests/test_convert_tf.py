@@ -22,7 +22,7 @@ def _feed(ref):
     return {"input_ids": ref["input_ids"], "token_type_ids": ref["token_type_ids"], "attention_mask": ref["input_mask"]}
 
 
-@pytest.mark.parametrize("fixture", ["tf_tiny", "tf_tiny_eqhidden"])
+@pytest.mark.parametrize("fixture", ["tf_tiny", "tf_tiny_eqhidden", "tf_hfl_style"])
 def test_both_halves_match_tensorflow(request, tmp_path, fixture):
     ckpt = request.getfixturevalue(fixture)
     ref = np.load(ckpt / "reference.npz")
@@ -123,3 +123,42 @@ def test_cli_error_is_one_line_without_traceback(tmp_path, capsys):
     code = cli(["convert", "--tf-checkpoint", str(tmp_path / "nothing"), "--output", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and "Traceback" not in err and err.count("\n") == 1
+
+
+# ------------------------------------------------------------------- checkpoint paths as users have them
+def _hfl_copy(tmp_path, tf_hfl_style, checkpoint_text=None):
+    d = tmp_path / "release"
+    shutil.copytree(tf_hfl_style, d)
+    if checkpoint_text is not None:
+        (d / "checkpoint").write_text(checkpoint_text)
+    return d
+
+
+def test_hfl_style_compressed_index_converts_by_every_spelling(tmp_path, tf_hfl_style):
+    d = _hfl_copy(tmp_path, tf_hfl_style)
+    spellings = [d, d / "electra_small.ckpt", d / "electra_small.ckpt.index", d / "electra_small",
+                 d / "electra_small.ckpt.data-00000-of-00001", d / "checkpoint"]
+    for i, path in enumerate(spellings):
+        assert convert_tf_checkpoint(path, output=tmp_path / f"out{i}")["discriminator"].is_dir(), path
+
+
+@pytest.mark.parametrize("target", ["/home/hfl/train/electra_small.ckpt", "gs://hfl-bucket/models/electra_small.ckpt",
+                                    "electra_small.ckpt"])
+def test_checkpoint_file_paths_from_the_training_machine(tmp_path, tf_hfl_style, target):
+    d = _hfl_copy(tmp_path, tf_hfl_style, f'model_checkpoint_path: "{target}"\n')
+    assert convert_tf_checkpoint(d, output=tmp_path / "out")["generator"].is_dir()
+
+
+def test_checkpoint_file_pointing_at_another_existing_directory_prefers_the_named_one(tmp_path, tf_hfl_style,
+                                                                                      tf_tiny, caplog):
+    other = tmp_path / "other"
+    shutil.copytree(tf_tiny, other)  # a different, existing checkpoint elsewhere on this machine
+    (other / "electra_small.ckpt.index").write_bytes((other / "electra_tiny.index").read_bytes())
+    (other / "electra_small.ckpt.data-00000-of-00001").write_bytes(b"not this one")
+    d = _hfl_copy(tmp_path, tf_hfl_style, f'model_checkpoint_path: "{other / "electra_small.ckpt"}"\n')
+    caplog.set_level(logging.WARNING, logger="paddle_electra")
+    from paddle_electra.checkpoint.tf_bundle import open_tf_checkpoint
+
+    assert open_tf_checkpoint(d).prefix == str(d / "electra_small.ckpt")
+    assert any("in another directory" in r.getMessage() and "the copy in the directory you named" in r.getMessage()
+               for r in caplog.records)

@@ -430,14 +430,23 @@ def _prefix_from_dir(directory: Path, ckpt_file: Path | None = None) -> str:
     if ckpt_file.is_file():
         target = _checkpoint_file_target(ckpt_file)
         if target:
-            # Paths may be relative to the directory, or absolute ones from the machine that trained
-            # (even gs://...): fall back to the base name inside this directory.
-            candidates = [target if os.path.isabs(target) else str(directory / target)]
-            candidates.append(str(directory / re.split(r"[\\/]", target)[-1]))
-            for candidate in candidates:
-                if os.path.isfile(candidate + ".index"):
-                    return candidate
-            stale = f"{ckpt_file} names {target!r} but {candidates[-1]}.index does not exist"
+            # Paths may be relative to the directory, or absolute ones from the machine that trained (even
+            # gs://...). The directory the user named wins: its own copy (by base name) is read even when the
+            # absolute path happens to exist elsewhere on this machine.
+            local = str(directory / re.split(r"[\\/]", target)[-1])
+            absolute = os.path.isabs(target) or "://" in target
+            if not absolute and os.path.isfile(str(directory / target) + ".index"):
+                return str(directory / target)
+            if os.path.isfile(local + ".index"):
+                if absolute and os.path.isfile(target + ".index") and not os.path.samefile(target + ".index",
+                                                                                         local + ".index"):
+                    log.warning("%s points at %s in another directory; reading %s, the copy in the directory "
+                                "you named", ckpt_file, target, local)
+                return local
+            if absolute and os.path.isfile(target + ".index"):
+                log.warning("%s points outside %s, at %s; reading that checkpoint", ckpt_file, directory, target)
+                return target
+            stale = f"{ckpt_file} names {target!r} but {local}.index does not exist"
             if len(indexes) == 1:
                 log.warning("%s; using the only checkpoint in the directory, %s", stale, indexes[0])
                 return str(indexes[0])[: -len(".index")]
@@ -482,6 +491,8 @@ def _resolve_prefix(path: str | os.PathLike) -> str:
         prefix = text
     if os.path.isfile(prefix + ".index"):
         return prefix
+    if os.path.isfile(prefix + ".ckpt.index"):  # HFL's 180g releases: electra_180g_small.ckpt.index
+        return prefix + ".ckpt"
     # Not found: say exactly what was looked for and what is there instead.
     parent = Path(prefix).parent
     if not parent.is_dir():
