@@ -373,3 +373,43 @@ def test_examples_are_frozen_and_hashable() -> None:
         ex.qid = "other"  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         ClassificationExample("g", "a", None, "0").label = "1"  # type: ignore[misc]
+
+
+# ------------------------------------------------------------------- quirks of the real released files
+RELEASED = Path(__file__).parent / "fixtures" / "tasks" / "released"  # tests/fixtures/make_release_quirk_fixtures.py
+
+
+def test_released_lcqmc_has_no_header_and_loses_no_row() -> None:
+    dev, test = load_split("lcqmc", RELEASED, "dev"), load_split("lcqmc", RELEASED, "eval")
+    assert [e.label for e in dev.examples] == ["1", "0"] and not dev.report.skipped
+    assert test.path.name == "test.txt" and len(test.examples) == 2
+
+
+def test_released_bq_corpus_csv_with_bom_crlf_and_quotes() -> None:
+    data = load_split("bqcorpus", RELEASED, "dev")
+    assert [(e.text_a, e.text_b, e.label) for e in data.examples] == [
+        ("不要借了我是试试看能否操作的", "借款审核期间能否取消借款", "0"),
+        ('还款,额度"没有"恢复', "迟还款几天会影响信用", "1")]
+    assert data.report.skipped["header"] == 1
+
+
+def test_released_xnli_named_columns_and_three_column_train() -> None:
+    dev, train = load_split("xnli", RELEASED, "dev"), load_split("xnli", RELEASED, "train")
+    assert [(e.text_b[:4], e.label) for e in dev.examples] == [("校车把他", "neutral"), ("他一句话", "contradictory")]
+    assert [e.label for e in train.examples] == ["neutral", "contradictory"]
+
+
+def test_released_cmrc_empty_question_and_off_by_one_start() -> None:
+    data = load_split("cmrc2018", RELEASED, "train")
+    (example,) = data.examples
+    answer = example.answers[0]
+    assert example.context[answer.start:answer.start + len(answer.text)] == answer.text == "光荣和ω-force"
+    assert data.report.skipped["empty question"] == 1
+
+
+def test_released_cail_gb18030_multi_charge_and_brackets() -> None:
+    data = load_split("cail2018", RELEASED, "train")
+    assert data.labels == ("盗窃", "故意伤害", "走私、贩卖、运输、制造毒品")  # accu.txt, in its order
+    assert [e.label for e in data.examples] == ["盗窃", "走私、贩卖、运输、制造毒品"]
+    assert data.report.skipped["multi_label"] == 1
+    assert data.report.warnings["read as GB18030 (not UTF-8)"] == 1
