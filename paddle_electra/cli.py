@@ -92,6 +92,36 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------------------- data
+def _data_args(p: argparse.ArgumentParser) -> None:
+    from .tasks import task_names
+
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    prep = actions.add_parser("prepare", help="lay released task files out in the seed's layout and check them",
+                              description="copy released files into OUTPUT/finetuning_data/TASK/ unchanged, then "
+                                          "read each back: count, label balance and every skipped line")
+    prep.add_argument("task", choices=[*task_names(), "custom"])
+    prep.add_argument("--train", metavar="FILE")
+    prep.add_argument("--dev", metavar="FILE")
+    prep.add_argument("--test", metavar="FILE")
+    prep.add_argument("--labels", metavar="FILE", help="label list, one per line (CAIL 2018: accu.txt)")
+    prep.add_argument("--output", "-o", required=True, metavar="DIR", help="data directory (finetune --data-dir)")
+    prep.add_argument("--force", action="store_true", help="replace a task directory this command wrote before")
+
+
+@command("data", "prepare released task files for fine-tuning (`data prepare TASK ...`)", _data_args)
+def _data(args: argparse.Namespace) -> int:
+    from .tasks.prepare import prepare_task
+
+    splits = prepare_task(args.task, {"train": args.train, "dev": args.dev, "test": args.test}, args.output,
+                          labels=args.labels, force=args.force)
+    print(f"{args.task} -> {Path(args.output) / 'finetuning_data' / args.task}")
+    for split in splits:
+        print("  " + split.describe())
+    return 0
+
+
 # ----------------------------------------------------------------------------------------- list/info
 def _list_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--installed", action="store_true", help="only models present in the local store")
@@ -218,7 +248,7 @@ def _quickstart(args: argparse.Namespace) -> int:
 def _finetune_args(p: argparse.ArgumentParser) -> None:
     from .tasks import task_names
 
-    p.add_argument("task", choices=task_names())
+    p.add_argument("task", choices=[*task_names(), "custom"])
     p.add_argument("--data-dir", required=True, help="directory with finetuning_data/<task>/ (or <task>/)")
     p.add_argument("--model", required=True, metavar="NAME|DIR", help="store name or converted model directory")
     p.add_argument("--output", "-o", help="run directory (default runs/<task>-<model>)")
@@ -235,6 +265,24 @@ def _finetune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grad-accumulation", type=int)
     p.add_argument("--save-every-steps", type=int)
     p.add_argument("--no-resume", dest="resume", action="store_false", default=None)
+    own = p.add_argument_group("your own data (task `custom`: train/dev/test.csv|tsv|jsonl in DATA_DIR/custom/)")
+    own.add_argument("--text-column", help="column (or JSON key) holding the text (default: from the header)")
+    own.add_argument("--text-pair-column", help="second text of a sentence pair")
+    own.add_argument("--label-column", help="column holding the label")
+
+
+def _task_of(args: argparse.Namespace):
+    from .tasks import custom_task
+
+    named = (args.text_column, args.text_pair_column, args.label_column)
+    if args.task != "custom":
+        if any(named):
+            from .errors import ConfigError
+
+            raise ConfigError(f"--text-column/--text-pair-column/--label-column are for task `custom`; {args.task} "
+                              "has the seed's fixed layout")
+        return args.task
+    return custom_task(*named)
 
 
 def _finetune_overrides(args: argparse.Namespace) -> dict:
@@ -247,7 +295,7 @@ def _finetune_overrides(args: argparse.Namespace) -> dict:
 def _finetune(args: argparse.Namespace) -> int:
     from .finetune import run_finetuning
 
-    run_finetuning(args.task, args.data_dir, args.model, args.output, args.hparams, **_finetune_overrides(args))
+    run_finetuning(_task_of(args), args.data_dir, args.model, args.output, args.hparams, **_finetune_overrides(args))
     return 0
 
 
@@ -255,7 +303,7 @@ def _finetune(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from .finetune import run_finetuning
 
-    run_finetuning(args.task, args.data_dir, args.model, args.output, args.hparams, do_train=False,
+    run_finetuning(_task_of(args), args.data_dir, args.model, args.output, args.hparams, do_train=False,
                    **_finetune_overrides(args))
     return 0
 

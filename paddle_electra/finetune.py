@@ -251,7 +251,7 @@ def evaluate_classification(model, rows, batch_size: int) -> dict[str, float]:
     return {"accuracy": acc, "loss": float(losses.mean()), "score": acc}
 
 
-def run_finetuning(task: str, data_dir: str | Path, model: str | Path, output_dir: str | Path | None = None,
+def run_finetuning(task: str | Any, data_dir: str | Path, model: str | Path, output_dir: str | Path | None = None,
                    hparams: Any = None, **overrides: Any) -> dict[str, dict[str, float]]:
     """Train (with resume), keep the best dev model, then report dev/eval metrics in the seed's format."""
     model_dir = resolve(model)
@@ -261,7 +261,7 @@ def run_finetuning(task: str, data_dir: str | Path, model: str | Path, output_di
         log.warning("max_seq_length %d > the model's %d positions; using %d", settings.max_seq_length, positions,
                     positions)
         settings.max_seq_length = positions
-    spec = get_task(settings.task)
+    spec = get_task(task)  # the object: a custom task carries its column names
     check_model_for(model_dir, settings.do_train)
     out = Path(output_dir or Path("runs") / f"{spec.name}-{model_dir.name}")
     created = not out.exists()

@@ -32,6 +32,7 @@ logger = logging.getLogger("paddle_electra.tasks")
 __all__ = [
     "Answer",
     "ClassificationExample",
+    "ColumnNames",
     "QAExample",
     "ReadReport",
     "TaskData",
@@ -255,7 +256,8 @@ class ColumnNames:
     label: str | None = None
 
 
-def _named_layout(names: Sequence[str], pair: bool, given: ColumnNames | None) -> dict[str, Any] | None:
+def _named_layout(names: Sequence[str], pair: bool, given: ColumnNames | None,
+                  optional_pair: bool = False) -> dict[str, Any] | None:
     """Column index (or JSON key) per role from header names; None when the names do not say."""
     lowered = [str(n).strip().lower() for n in names]
     found: dict[str, Any] = {}
@@ -271,7 +273,7 @@ def _named_layout(names: Sequence[str], pair: bool, given: ColumnNames | None) -
                 return {"missing": (role, wanted)}
     if "text_a" not in found or "label" not in found or (pair and "text_b" not in found):
         return None
-    if not pair:
+    if not pair and not optional_pair:
         found.pop("text_b", None)
     found["language"] = lowered.index("language") if "language" in lowered else None
     found["width"] = len(lowered)
@@ -316,7 +318,9 @@ def read_tsv_examples(
     split = normalize_split(split)
     path = Path(path)
     allowed = tuple(labels) if labels is not None else spec.labels
+    columns = columns or spec.column_names
     pair = spec.columns_for(split).text_b is not None or bool(columns and columns.text_b)
+    optional_pair = spec.name == "custom" and not (columns and columns.text_a)  # a header may name a pair
     report = ReadReport(path=path, split=split)
     examples: list[ClassificationExample] = []
     languages: Counter[str] = Counter()
@@ -324,7 +328,7 @@ def read_tsv_examples(
     first, header_lines = True, 0
     for lineno, row in _iter_rows(path, report):
         if isinstance(row, dict):
-            layout = layout or _json_layout(path, lineno, row, pair, columns)
+            layout = layout or _json_layout(path, lineno, row, pair, columns, optional_pair)
             fields = [row.get(key) for key in layout["keys"]]
             if not all(isinstance(f, (str, int)) and not isinstance(f, bool) for f in fields):
                 raise DataError(f"{path}:{lineno}: expected string fields {layout['keys']}, got "
@@ -337,7 +341,7 @@ def read_tsv_examples(
         else:
             if first:
                 first = False
-                named = _named_layout(row, pair, columns)
+                named = _named_layout(row, pair, columns, optional_pair)
                 if named and "missing" in named:
                     role, wanted = named["missing"]
                     raise DataError(f"{path}:{lineno}: no column named {wanted!r} for {role} in the header "
@@ -380,8 +384,8 @@ def read_tsv_examples(
 
 
 def _json_layout(path: Path, lineno: int, row: dict[str, Any], pair: bool,
-                 columns: ColumnNames | None) -> dict[str, Any]:
-    named = _named_layout(list(row), pair, columns)
+                 columns: ColumnNames | None, optional_pair: bool = False) -> dict[str, Any]:
+    named = _named_layout(list(row), pair, columns, optional_pair)
     if not named or "missing" in named:
         raise DataError(f"{path}:{lineno}: cannot tell the text and label fields of {sorted(row)}; name them with "
                         "--text-column/--text-pair-column/--label-column")
@@ -481,7 +485,7 @@ def read_cail_jsonl(
             report.skip("no_accusation", lineno)
             continue
         if len(accusation) > 1:
-            report.skip("multi_label")  # common in CAIL; counted, line numbers not kept
+            report.skip("multi_label", lineno)  # single-charge prediction: a multi-charge case has no one label
             continue
         label = accusation[0].strip()
         if "[" in label:  # some CAIL copies bracket the optional parts: "[走私、贩卖、运输、制造]毒品"
@@ -656,7 +660,7 @@ def read_qa_json(
                 question = need(qa, "question", str, qpath, qid)
                 if is_blank(question):
                     if split == "train":  # nothing to learn from; the seed's reader would train on noise
-                        report.skip("empty question")
+                        report.skip("empty question", loc.line_of_id(qid))
                         logger.warning("%s: empty question; skipped for training", where(qpath, qid))
                         continue
                     # the official scorer counts every question of the file: keep it so the totals match

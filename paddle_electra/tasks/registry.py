@@ -31,6 +31,7 @@ __all__ = [
     "TaskDefaults",
     "TaskSpec",
     "TsvColumns",
+    "custom_task",
     "get_task",
     "normalize_split",
     "task_names",
@@ -135,6 +136,8 @@ class TaskSpec:
     columns: Mapping[str, TsvColumns] = field(default_factory=lambda: _frozen({}))
     label_aliases: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
     description: str = ""
+    # custom tasks: the user's column names (a readers.ColumnNames); None: recognised from the header
+    column_names: Any = None
 
     @property
     def num_labels(self) -> int | None:
@@ -172,6 +175,7 @@ _CAIL_DEFAULTS = TaskDefaults(
 
 _SINGLE = TsvColumns(text_a=1, text_b=None, label=0, n_columns=2, layout="label, text")
 _PAIR = TsvColumns(text_a=0, text_b=1, label=2, n_columns=3, layout="text_a, text_b, label")
+_SINGLE_TEXT_FIRST = TsvColumns(text_a=0, text_b=None, label=1, n_columns=2, layout="text, label")
 _XNLI_DEV = TsvColumns(
     text_a=6,
     text_b=7,
@@ -232,8 +236,28 @@ TASKS: Mapping[str, TaskSpec] = _frozen(
 )
 
 
+CUSTOM = "custom"
+
+
+def custom_task(text_column: str | None = None, text_pair_column: str | None = None,
+                label_column: str | None = None) -> TaskSpec:
+    """A user's own classification set (CSV/TSV/JSONL with named columns), trained with the seed's recipe.
+
+    Labels come from the training split (sorted) or a ``labels.txt`` beside it; columns from the names given or,
+    without names, from the header (``text``/``sentence1``/``label``...). Pairs when a pair column is named or
+    the header has one.
+    """
+    from paddle_electra.tasks.readers import ColumnNames
+
+    names = ColumnNames(text_column, text_pair_column, label_column) if (
+        text_column or text_pair_column or label_column) else None
+    columns = {"default": _PAIR if text_pair_column else _SINGLE_TEXT_FIRST}
+    return _tsv_task(CUSTOM, columns, "your own classification data: CSV/TSV/JSONL with named columns",
+                     labels=None, column_names=names)
+
+
 def task_names() -> list[str]:
-    """Names of the registered tasks, in registry order."""
+    """Names of the seven registered tasks, in registry order (``custom`` is not one: it is your data)."""
     return list(TASKS)
 
 
@@ -241,7 +265,10 @@ def get_task(name: str | TaskSpec) -> TaskSpec:
     """Look up a task by name (case-insensitive); the error lists the known names."""
     if isinstance(name, TaskSpec):
         return name
-    spec = TASKS.get(str(name).strip().lower())
+    key = str(name).strip().lower()
+    if key == CUSTOM:
+        return custom_task()
+    spec = TASKS.get(key)
     if spec is None:
-        raise ConfigError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")
+        raise ConfigError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)} (or {CUSTOM} for your own data)")
     return spec
