@@ -101,7 +101,7 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     prep = actions.add_parser("prepare", help="lay released task files out in the seed's layout and check them",
                               description="copy released files into OUTPUT/finetuning_data/TASK/ unchanged, then "
                                           "read each back: count, label balance and every skipped line")
-    prep.add_argument("task", choices=[*task_names(), "custom"])
+    prep.add_argument("task", choices=[*task_names(), "custom", "ner"])
     prep.add_argument("--train", metavar="FILE")
     prep.add_argument("--dev", metavar="FILE")
     prep.add_argument("--test", metavar="FILE")
@@ -248,7 +248,7 @@ def _quickstart(args: argparse.Namespace) -> int:
 def _finetune_args(p: argparse.ArgumentParser) -> None:
     from .tasks import task_names
 
-    p.add_argument("task", choices=[*task_names(), "custom"])
+    p.add_argument("task", choices=[*task_names(), "custom", "ner"])
     p.add_argument("--data-dir", required=True, help="directory with finetuning_data/<task>/ (or <task>/)")
     p.add_argument("--model", required=True, metavar="NAME|DIR", help="store name or converted model directory")
     p.add_argument("--output", "-o", help="run directory (default runs/<task>-<model>)")
@@ -319,8 +319,14 @@ def _predict_args(p: argparse.ArgumentParser) -> None:
 
 @command("predict", "classify texts (or text pairs 'A|||B') with a fine-tuned model", _predict_args)
 def _predict(args: argparse.Namespace) -> int:
-    from .predict import predict_texts
+    from .predict import predict_texts, read_labels
 
+    if read_labels(Path(args.model))[0].get("head") == "token-cls":  # a NER model: one tag per character
+        from .finetune_ner import tag_texts
+
+        for text, tagged in zip(args.texts, tag_texts(args.model, args.texts, args.max_seq_length)):
+            print(text + "\t" + " ".join(f"{ch}/{tag}" for ch, tag in tagged))
+        return 0
     pairs = [tuple(t.split("|||", 1)) if "|||" in t else (t, None) for t in args.texts]
     for text, pred in zip(args.texts, predict_texts(args.model, pairs, args.max_seq_length, fast=args.fast)):
         probs = " ".join(f"{k}:{v:.3f}" for k, v in pred.probabilities.items())

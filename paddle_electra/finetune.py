@@ -337,6 +337,10 @@ def _run(spec, data_dir, model_dir: Path, out: Path, settings: FinetuneSettings)
         from .finetune_qa import run_qa
 
         return run_qa(spec, data_dir, model_dir, out, settings)
+    if spec.kind == "token-cls":
+        from .finetune_ner import run_ner
+
+        return run_ner(spec, data_dir, model_dir, out, settings)
     return _run_classification(spec, data_dir, model_dir, out, settings)
 
 

@@ -110,3 +110,62 @@ def test_data_prepare_refuses_to_write_over_its_inputs(tmp_path, capsys):
 
         prepare_task("lcqmc", {"dev": src / "dev.tsv"}, tmp_path, force=True)
     assert (src / "dev.tsv").is_file()
+
+
+# ------------------------------------------------------------------------------------------------ NER
+SENTENCES = [("张三在北京工作", "B-PER I-PER O B-LOC I-LOC O O"), ("李四去上海", "B-PER I-PER O B-LOC I-LOC"),
+             ("王五住在广州", "B-PER I-PER O O B-LOC I-LOC"), ("赵六爱杭州", "B-PER I-PER O B-LOC I-LOC")]
+
+
+def _conll(path: Path, sentences=SENTENCES) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blocks = ["\n".join(f"{ch}\t{tag}" for ch, tag in zip(text, tags.split())) for text, tags in sentences]
+    path.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    return path
+
+
+def test_bio_readers_and_entity_f1():
+    from paddle_electra.tasks.ner import chunk_f1, chunks
+
+    assert chunks(("B-PER", "I-PER", "O", "B-LOC", "I-LOC", "I-PER")) == {(0, 2, "PER"), (3, 5, "LOC"), (5, 6, "PER")}
+    assert chunks(("S-PER", "B-LOC", "E-LOC")) == {(0, 1, "PER"), (1, 3, "LOC")}
+    gold = [("B-PER", "I-PER", "O"), ("B-LOC", "O", "O")]
+    assert chunk_f1(gold, gold)["f1"] == 1.0
+    half = chunk_f1(gold, [("B-PER", "I-PER", "O"), ("O", "O", "O")])
+    assert (half["precision"], half["recall"]) == (1.0, 0.5)
+
+
+def test_bio_layouts_and_errors(tmp_path):
+    from paddle_electra.tasks.ner import read_bio
+
+    examples, _ = read_bio(_conll(tmp_path / "train.txt"), "train")
+    assert examples[0].tokens == tuple("张三在北京工作") and examples[1].tags[-1] == "I-LOC"
+    jsonl = tmp_path / "train.jsonl"
+    lines = ['{"text": "张三", "labels": ["B-PER", "I-PER"]}', '{"tokens": ["李", "四"], "tags": ["B-PER", "I-PER"]}']
+    jsonl.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert [e.tokens for e in read_bio(jsonl, "train")[0]] == [("张", "三"), ("李", "四")]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("张\tB-PER\n三\tPERSON\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad\.txt:1: tag 'PERSON' is not BIO"):
+        read_bio(bad, "train")
+    jsonl.write_text('{"tokens": ["李", "四"], "tags": ["B-PER"]}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"train\.jsonl:1: 2 tokens but 1 tags"):
+        read_bio(jsonl, "train")
+
+
+def test_finetune_ner_learns_and_tags(tmp_path, tiny_disc, capsys):
+    data = tmp_path / "data"
+    _conll(data / "ner" / "train.txt", SENTENCES * 4)
+    _conll(data / "ner" / "dev.txt")
+    run = tmp_path / "run"
+    rc, stdout, err = _cli(["finetune", "ner", "--data-dir", data, "--model", tiny_disc, "--output", run,
+                            "--epochs", "30", "--batch-size", "4", "--learning-rate", "3e-3",
+                            "--max-seq-length", "16"], capsys)
+    assert rc == 0, err[-3000:]
+    f1 = float(stdout.split("f1: ")[-1].split()[0])
+    assert f1 > 0.5, stdout  # the tiny random model learns the four sentences' entities
+    labels = json.loads((run / "best_model" / "labels.json").read_text(encoding="utf-8"))
+    assert labels["head"] == "token-cls" and labels["labels"][0] == "O"
+    rc, stdout, _ = _cli(["predict", run / "best_model", "张三在北京"], capsys)
+    assert rc == 0 and stdout.startswith("张三在北京\t张/")
+    assert len(stdout.split("\t")[1].split()) == 5

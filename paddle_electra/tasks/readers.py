@@ -769,6 +769,11 @@ def load_split(
     if spec.kind == "qa":
         examples, report = read_qa_json(path, split, on_bad_answer)
         return TaskData(spec, split, path, examples, (), report)
+    if spec.kind == "token-cls":
+        from paddle_electra.tasks.ner import read_bio, tag_set
+
+        examples, report = read_bio(path, split)
+        return TaskData(spec, split, path, examples, tag_set(examples), report)
     if spec.labels is not None:
         examples, report = _read_classification(path, spec, split, spec.labels)
         return TaskData(spec, split, path, examples, spec.labels, report)

@@ -127,10 +127,10 @@ class TaskSpec:
     """Everything the readers, trainer and evaluator need to know about one task."""
 
     name: str
-    kind: Literal["classification", "qa"]
+    kind: Literal["classification", "qa", "token-cls"]
     labels: tuple[str, ...] | None  # None: the sorted label set of the train split (cail2018)
     metric: Literal["accuracy", "em_f1"]
-    file_format: Literal["tsv", "squad_json", "cail"]
+    file_format: Literal["tsv", "squad_json", "cail", "bio"]
     extensions: tuple[str, ...]  # tried in this order when looking for <split>.<ext>
     defaults: TaskDefaults
     columns: Mapping[str, TsvColumns] = field(default_factory=lambda: _frozen({}))
@@ -237,6 +237,10 @@ TASKS: Mapping[str, TaskSpec] = _frozen(
 
 
 CUSTOM = "custom"
+NER = "ner"
+NER_TASK = _spec(name=NER, kind="token-cls", labels=None, metric="accuracy", file_format="bio",
+                 extensions=("txt", "tsv", "conll", "bio", "bmes", "jsonl", "json"), defaults=_CLS_DEFAULTS,
+                 description="your own token classification (NER) data in BIO layouts, scored by entity F1")
 
 
 def custom_task(text_column: str | None = None, text_pair_column: str | None = None,
@@ -268,7 +272,10 @@ def get_task(name: str | TaskSpec) -> TaskSpec:
     key = str(name).strip().lower()
     if key == CUSTOM:
         return custom_task()
+    if key == NER:
+        return NER_TASK
     spec = TASKS.get(key)
     if spec is None:
-        raise ConfigError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)} (or {CUSTOM} for your own data)")
+        raise ConfigError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)} "
+                          f"(or {CUSTOM}/{NER} for your own data)")
     return spec
