@@ -28,3 +28,8 @@ class DataError(ElectraError):
 
 class StoreError(ElectraError):
     """The local model store or an output directory cannot be used as asked."""
+
+
+class HubUsageError(ConfigError, RuntimeError):
+    """A hub-module call the official PaddleHub module rejects with ``RuntimeError`` (unknown task, embeddings
+    from a task module, malformed text-matching input): subclassing it keeps ``except RuntimeError:`` working."""

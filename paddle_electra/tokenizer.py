@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 
@@ -53,14 +55,47 @@ def check_vocab(vocab: Path, vocab_size: int) -> None:
         )
 
 
-def load_tokenizer(model_dir: str | Path):
-    """ElectraTokenizer with HFL's settings (lower-case, Chinese chars split) from a model directory."""
+_SPECIAL = re.compile(r"(\[(?:PAD|UNK|CLS|SEP|MASK)\])")
+
+
+def _hfl_tokenizer_class():
+    """ElectraTokenizer that keeps special tokens whole wherever they stand.
+
+    Why: PaddleNLP's no-split trie misses adjacent specials, so ``北京是[MASK][MASK]的首都`` (the natural way to
+    mask a two-character word) became six [UNK]s. The text is split on the special tokens first; each piece in
+    between is tokenized as before.
+    """
     from paddlenlp.transformers import ElectraTokenizer
 
+    class HFLElectraTokenizer(ElectraTokenizer):
+        def tokenize(self, text: str, **kwargs: Any) -> list[str]:
+            if "[" not in text:
+                return super().tokenize(text, **kwargs)
+            tokens: list[str] = []
+            for piece in _SPECIAL.split(text):
+                if _SPECIAL.fullmatch(piece):
+                    tokens.append(piece)
+                elif piece.strip():
+                    tokens += super().tokenize(piece, **kwargs)
+            return tokens
+
+        def save_pretrained(self, save_directory: str, *args: Any, **kwargs: Any) -> Any:
+            # saved as plain ElectraTokenizer so AutoTokenizer and the official module load the directory
+            plain = ElectraTokenizer(vocab_file=self.hfl_vocab_file, do_lower_case=self.hfl_lower_case)
+            return plain.save_pretrained(save_directory, *args, **kwargs)
+
+    return HFLElectraTokenizer
+
+
+def load_tokenizer(model_dir: str | Path, **kwargs: Any):
+    """HFL's tokenizer (lower-case, Chinese chars split, specials kept whole) from a model directory."""
     vocab = Path(model_dir) / "vocab.txt"
     if not vocab.is_file():
         raise ConfigError(f"{model_dir}: no vocab.txt; re-run the conversion or copy the checkpoint's vocab.txt here")
-    return ElectraTokenizer(vocab_file=str(vocab), do_lower_case=True)
+    options = {"do_lower_case": True, **kwargs}
+    tokenizer = _hfl_tokenizer_class()(vocab_file=str(vocab), **options)
+    tokenizer.hfl_vocab_file, tokenizer.hfl_lower_case = str(vocab), bool(options["do_lower_case"])
+    return tokenizer
 
 
 def save_tokenizer(vocab: Path, out_dir: Path) -> None:

@@ -460,3 +460,101 @@ def test_real_small_module_fill_mask_and_rtd(hub_home, private_store, tmp_path):
     [scores] = rtd.predict([["我今天早上吃了一碗书。"]])  # 书 (book) replaces 饭 (rice)
     probs = {s["token"]: s["replaced_prob"] for s in scores}
     assert max(probs, key=probs.get) == "书", scores
+
+
+# ---------------------------------------------------------------- issue 14: gaps against the official module
+def test_official_version_pins_are_served_offline(hub):
+    with no_network() as attempts:
+        for version in ("2.0.1", "2.0.2", "==2.0.2", None):
+            assert hub.Module(name=SMALL, version=version).name == SMALL
+    assert attempts == []
+
+
+def test_hub_show_does_not_crash(hub_home):
+    from paddlehub.commands.show import ShowCommand
+
+    assert ShowCommand().execute([str(module_dir(SMALL))]) is not False
+
+
+def test_adjacent_masks_survive_tokenization(hub):
+    module = hub.Module(name=SMALL_GEN, task="fill-mask")
+    tokens = module.tokenizer.tokenize("北京是[MASK][MASK]的首都")
+    assert tokens.count("[MASK]") == 2 and "[UNK]" not in tokens[:5]
+    [masks] = module.predict([["北京是[MASK][MASK]的首都"]], top_k=2)
+    assert len(masks) == 2
+
+
+def test_empty_text_is_predicted_not_fatal(hub):
+    module = hub.Module(name=SMALL, task="seq-cls", label_map={0: "neg", 1: "pos"})
+    results = module.predict([["好"], [""], ["   "]], max_seq_len=16, batch_size=3)
+    assert len(results) == 3 and all(r in ("neg", "pos") for r in results)
+
+
+def test_checkpoint_of_another_task_is_refused(hub, tmp_path):
+    import paddle
+
+    token = hub.Module(name=SMALL, task="token-cls", label_map={0: "B-PER", 1: "O"})
+    paddle.save(token.state_dict(), str(tmp_path / "model.pdparams"))
+    with pytest.raises(ConfigError, match=r"trained as task=token-cls.*construct it with task='token-cls'"):
+        hub.Module(name=SMALL, task="seq-cls", num_classes=2, load_checkpoint=str(tmp_path / "model.pdparams"))
+
+
+def test_forward_without_task_returns_the_sequence_tensor(hub):
+    import paddle
+
+    module = hub.Module(name=SMALL)
+    ids = paddle.to_tensor([[2, 15, 16, 3]], dtype="int64")
+    out = module(ids, paddle.zeros_like(ids))
+    assert list(out.shape) == [1, 4, 32] and list(out[:, 0].shape) == [1, 32]
+
+
+def test_official_runtime_errors_are_still_runtime_errors(hub):
+    with pytest.raises(RuntimeError):
+        hub.Module(name=SMALL, task="sentiment")
+    with pytest.raises(RuntimeError):
+        hub.Module(name=SMALL, task="seq-cls").get_embedding([["你好"]])
+
+
+def test_label_map_is_validated(hub):
+    with pytest.raises(ConfigError, match=r"maps index -> label.*invert it"):
+        hub.Module(name=SMALL, task="seq-cls", label_map={"negative": 0, "positive": 1})
+    with pytest.raises(ConfigError, match=r"keys must be 0\.\.1 .*got \[1, 5\]"):
+        hub.Module(name=SMALL, task="seq-cls", label_map={1: "a", 5: "b"})
+    assert hub.Module(name=SMALL, task="seq-cls", label_map={"0": "a", "1": "b"}).label_map == {0: "a", 1: "b"}
+
+
+def test_get_tokenizer_passes_keywords_like_the_official_staticmethod(hub):
+    module = hub.Module(name=SMALL)
+    assert module.get_tokenizer(do_lower_case=False).tokenize("AB")[0] != module.get_tokenizer().tokenize("AB")[0] \
+        or module.get_tokenizer(do_lower_case=False).hfl_lower_case is False
+    assert type(module).get_tokenizer().tokenize("你好") == ["你", "好"]
+
+
+def test_token_cls_f1_ignores_padding_and_is_the_sets_f1(hub, monkeypatch):
+    import paddle
+
+    labels = {0: "B-PER", 1: "I-PER", 2: "O"}
+    module = hub.Module(name=SMALL, task="token-cls", label_map=labels)
+    module.eval()
+    # two sentences padded to 8 as SeqLabelingDataset does (seq_len = max_seq_len, -100 past the tokens)
+    ids = paddle.to_tensor([[2, 15, 16, 3, 0, 0, 0, 0], [2, 15, 3, 0, 0, 0, 0, 0]], dtype="int64")
+    gold = paddle.to_tensor([[2, 0, 1, 2, -100, -100, -100, -100], [2, 0, 2, -100, -100, -100, -100, -100]],
+                            dtype="int64")
+    seq_len = paddle.to_tensor([8, 8], dtype="int64")
+
+    def perfect_on_tokens_b_per_on_padding(self, input_ids, *args, **kwargs):
+        rows = [0 if int(r[2]) == 16 else 1 for r in input_ids.numpy()]  # which sentence each row is
+        logits = np.full((len(rows), 8, 3), -5.0, dtype="float32")
+        logits[:, :, 0] = 5.0  # B-PER everywhere, padding included
+        for out_row, row in enumerate(rows):
+            for k, tag in enumerate(gold.numpy()[row]):
+                if tag != -100:
+                    logits[out_row, k, :] = -5.0
+                    logits[out_row, k, tag] = 5.0
+        return paddle.to_tensor(logits)
+
+    monkeypatch.setattr(type(module.model), "forward", perfect_on_tokens_b_per_on_padding)
+    results = [module.validation_step([ids[i:i + 1], paddle.zeros_like(ids[i:i + 1]), seq_len[i:i + 1],
+                                       gold[i:i + 1]], i) for i in range(2)]
+    reported = sum(r["metrics"]["f1_score"] for r in results) / 2  # what hub.Trainer.evaluate prints
+    assert reported == pytest.approx(1.0)

@@ -5,7 +5,7 @@
 from paddlehub.module.module import moduleinfo
 from paddlehub.module.nlp_module import TransformerModule
 
-from paddle_electra.hub.module import ElectraHubModule
+from paddle_electra.hub.module import ElectraHubModule, OfficialCompatibleVersion
 
 
 @moduleinfo(
@@ -13,8 +13,12 @@ from paddle_electra.hub.module import ElectraHubModule
     version="2.1.0",
     summary="ELECTRA-small generator, 180G corpus; 12-layer, 64-hidden, 1-heads",
     author="HFL (ymcui/Chinese-ELECTRA); Paddle port: paddle-electra",
+    author_email="",
     type="nlp/semantic_model",
     meta=TransformerModule,
 )
 class ChineseElectra180gSmallGenerator(ElectraHubModule):
     """Weights: the paddle-electra store entry chinese-electra-180g-small-generator, or ``model_dir=``."""
+
+
+ChineseElectra180gSmallGenerator.version = OfficialCompatibleVersion(ChineseElectra180gSmallGenerator.version)

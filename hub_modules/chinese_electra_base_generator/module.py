@@ -5,7 +5,7 @@
 from paddlehub.module.module import moduleinfo
 from paddlehub.module.nlp_module import TransformerModule
 
-from paddle_electra.hub.module import ElectraHubModule
+from paddle_electra.hub.module import ElectraHubModule, OfficialCompatibleVersion
 
 
 @moduleinfo(
@@ -13,8 +13,12 @@ from paddle_electra.hub.module import ElectraHubModule
     version="2.1.0",
     summary="ELECTRA-base generator, 20G corpus; 12-layer, 192-hidden, 3-heads",
     author="HFL (ymcui/Chinese-ELECTRA); Paddle port: paddle-electra",
+    author_email="",
     type="nlp/semantic_model",
     meta=TransformerModule,
 )
 class ChineseElectraBaseGenerator(ElectraHubModule):
     """Weights: the paddle-electra store entry chinese-electra-base-generator, or ``model_dir=``."""
+
+
+ChineseElectraBaseGenerator.version = OfficialCompatibleVersion(ChineseElectraBaseGenerator.version)

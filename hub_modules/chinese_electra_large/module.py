@@ -5,7 +5,7 @@
 from paddlehub.module.module import moduleinfo
 from paddlehub.module.nlp_module import TransformerModule
 
-from paddle_electra.hub.module import ElectraHubModule
+from paddle_electra.hub.module import ElectraHubModule, OfficialCompatibleVersion
 
 
 @moduleinfo(
@@ -13,8 +13,12 @@ from paddle_electra.hub.module import ElectraHubModule
     version="2.1.0",
     summary="ELECTRA-large discriminator, 20G corpus; 24-layer, 1024-hidden, 16-heads",
     author="HFL (ymcui/Chinese-ELECTRA); Paddle port: paddle-electra",
+    author_email="",
     type="nlp/semantic_model",
     meta=TransformerModule,
 )
 class ChineseElectraLarge(ElectraHubModule):
     """Weights: the paddle-electra store entry chinese-electra-large, or ``model_dir=``."""
+
+
+ChineseElectraLarge.version = OfficialCompatibleVersion(ChineseElectraLarge.version)

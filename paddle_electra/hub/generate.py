@@ -27,7 +27,7 @@ _MODULE = '''\
 from paddlehub.module.module import moduleinfo
 from paddlehub.module.nlp_module import TransformerModule
 
-from paddle_electra.hub.module import ElectraHubModule
+from paddle_electra.hub.module import ElectraHubModule, OfficialCompatibleVersion
 
 
 @moduleinfo(
@@ -35,11 +35,15 @@ from paddle_electra.hub.module import ElectraHubModule
     version="{version}",
     summary="{summary}",
     author="HFL (ymcui/Chinese-ELECTRA); Paddle port: paddle-electra",
+    author_email="",
     type="{type}",
     meta=TransformerModule,
 )
 class {cls}(ElectraHubModule):
     """Weights: the paddle-electra store entry {name}, or ``model_dir=``."""
+
+
+{cls}.version = OfficialCompatibleVersion({cls}.version)
 '''
 
 

@@ -32,7 +32,7 @@ from paddlehub.module.module import serving
 from paddlehub.module.nlp_module import TransformerModule
 
 from ..catalog import Variant, get_variant
-from ..errors import CheckpointError, ConfigError, StoreError
+from ..errors import CheckpointError, ConfigError, HubUsageError, StoreError
 from ..store import resolve
 from . import qa as spans
 
@@ -42,6 +42,7 @@ _SERVING_LOCK = threading.Lock()
 TASKS = (None, "seq-cls", "token-cls", "text-matching", "qa", "rtd", "fill-mask")
 HEADS = ("seed", "paddlenlp")
 MATCHING = ("siamese", "cross")
+SIGNATURE_KEY = "paddle_electra_signature"  # task/head/classes a checkpoint was trained with (uint8 text)
 IGNORE = -100  # label of tokens that take no part in a token-level loss (PaddleHub's SeqLabelingDataset pads)
 
 # What hub.Trainer batches must hold, per task (also the error text when they do not).
@@ -54,6 +55,29 @@ BATCH_LAYOUT = {
     "rtd": "(input_ids, token_type_ids, labels[B, L] with 1 = replaced, -100 = ignore)",
     "fill-mask": "(input_ids, token_type_ids, labels[B, L] with token ids at masked positions, -100 elsewhere)",
 }
+
+
+# Versions of the official chinese-electra-small/base modules that their README and demos pin.
+OFFICIAL_VERSIONS = ("1.0.0", "2.0.0", "2.0.1", "2.0.2")
+
+
+def _version_class():
+    from paddlehub.utils.utils import Version
+
+    class OfficialCompatible(Version):
+        """Our module version, also matching an exact pin of an official release (``version='2.0.1'``,
+        ``hub install chinese-electra-small==2.0.2``): ours is a superset, so the pin is served offline from the
+        installed module instead of failing with "Can't connect to Hub Server" or fetching the official one."""
+
+        def match(self, condition: str) -> bool:
+            pinned = (condition or "").lstrip("=").strip()
+            return pinned in OFFICIAL_VERSIONS or super().match(condition)
+
+    return OfficialCompatible
+
+
+def OfficialCompatibleVersion(version: Any):  # noqa: N802 - used like a class in the generated modules
+    return _version_class()(str(version))
 
 
 def _accuracy(pred: paddle.Tensor, labels: paddle.Tensor) -> float:
@@ -96,7 +120,7 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         self.head, self.matching, self.suffix = head, matching, suffix
         self.max_answer_len, self.doc_stride = int(max_answer_len), int(doc_stride)
         if label_map:
-            self.label_map = {int(k): v for k, v in dict(label_map).items()}  # JSON (serving config) keys are str
+            self.label_map = self._check_label_map(label_map)
             self.num_classes = len(self.label_map)
         else:
             if not isinstance(num_classes, int) or num_classes < 1:
@@ -109,6 +133,8 @@ class ElectraHubModule(nn.Layer, TransformerModule):
 
         self.model_dir = self._weights(model_dir)
         self._build(kwargs)
+        # recorded in every checkpoint hub.Trainer saves, so one trained for another task or head is refused
+        self.register_buffer(SIGNATURE_KEY, paddle.to_tensor(np.frombuffer(self._signature().encode(), np.uint8)))
         from ..tokenizer import load_tokenizer
 
         self.tokenizer = load_tokenizer(self.model_dir)
@@ -119,6 +145,29 @@ class ElectraHubModule(nn.Layer, TransformerModule):
             self._load_checkpoint(load_checkpoint)
 
     # ------------------------------------------------------------------------------------------ set-up
+    def _check_label_map(self, label_map: Any) -> dict[int, Any]:
+        """``{index: label}`` with indices 0..n-1 (JSON serving configs give them as strings)."""
+        if not isinstance(label_map, dict):
+            raise ConfigError(f"{self._label()}: label_map must be a dict {{0: 'negative', 1: 'positive'}}, got "
+                              f"{type(label_map).__name__}")
+        keys = list(label_map)
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in label_map.values()) and not all(
+                isinstance(k, int) or (isinstance(k, str) and k.isdigit()) for k in keys):
+            flipped = {v: k for k, v in label_map.items()}
+            raise ConfigError(f"{self._label()}: label_map maps index -> label, e.g. {flipped!r}; the one given maps "
+                              f"label -> index ({label_map!r}): invert it")
+        try:
+            parsed = {int(k): v for k, v in label_map.items()}
+        except (TypeError, ValueError):
+            raise ConfigError(f"{self._label()}: label_map keys must be class indices 0..n-1, got {keys!r}") from None
+        if sorted(parsed) != list(range(len(parsed))):
+            raise ConfigError(f"{self._label()}: label_map keys must be 0..{len(parsed) - 1} (one per class, no gaps), "
+                              f"got {sorted(parsed)}; renumber the classes")
+        return parsed
+
+    def _signature(self) -> str:
+        return f"task={self.task}|head={self.head}|matching={self.matching}|classes={self.num_classes}"
+
     def _label(self) -> str:
         return f"hub module {self.variant.name}" if self.variant else "ElectraHubModule"
 
@@ -129,7 +178,7 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         if task == "embedding":
             task = None
         if task not in TASKS:
-            raise ConfigError(f"{self._label()}: unknown task {task!r}; choose one of None (embeddings), "
+            raise HubUsageError(f"{self._label()}: unknown task {task!r}; choose one of None (embeddings), "
                               f"{', '.join(t for t in TASKS if t)}")
         role = self.variant.role if self.variant else None
         if task == "rtd" and role == "generator":
@@ -214,6 +263,19 @@ class ElectraHubModule(nn.Layer, TransformerModule):
                              "wrote)") from None
         if not isinstance(state, dict):
             raise StoreError(f"{self._label()}: {file} is not a state dict; pass a model.pdparams from hub.Trainer")
+        recorded = state.pop(SIGNATURE_KEY, None)
+        if recorded is not None:
+            trained = bytes(np.asarray(recorded, dtype=np.uint8)).decode("utf-8", "replace")
+            same = trained.rsplit("|classes=", 1)[0] == self._signature().rsplit("|classes=", 1)[0]
+            if not same:  # (a different class count gets its own message below)
+                wanted = dict(part.split("=", 1) for part in trained.split("|") if "=" in part)
+                hint = {"paddlenlp": "; it has PaddleNLP's 2-layer classifier: pass head='paddlenlp'",
+                        "seed": "; it has the seed's 1-layer classifier: pass head='seed'"}.get(
+                    wanted.get("head"), "") if wanted.get("task") == self.task else ""
+                raise ConfigError(f"{self._label()}: {file} was trained as {trained.replace('|', ', ')}, this module "
+                                  f"is {self._signature().replace('|', ', ')}; construct it with "
+                                  f"task={wanted.get('task')!r}, head={wanted.get('head')!r}{hint}")
+        state[SIGNATURE_KEY] = self.state_dict()[SIGNATURE_KEY]
         own = self.state_dict()
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
@@ -240,9 +302,18 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         self.set_state_dict(state)
         log.info("loaded %s", file)
 
-    def get_tokenizer(self, *args: Any, **kwargs: Any):
-        """The tokenizer of this module's weights (vocab.txt in the model directory), for hub datasets."""
-        return self.tokenizer
+    @classmethod
+    def get_tokenizer(cls, *args: Any, **kwargs: Any):
+        """The tokenizer of this module's weights, for hub datasets; keywords (``do_lower_case=False``) pass on.
+
+        Callable on the class or an instance, like the official staticmethod, but offline: the vocab comes from
+        the store entry named like the module (the official one downloads ``chinese-electra-small``'s)."""
+        from ..tokenizer import load_tokenizer
+
+        name = getattr(cls, "name", None)
+        if not name:
+            raise ConfigError("get_tokenizer on ElectraHubModule itself needs a module: use hub.Module(name=...)")
+        return load_tokenizer(resolve(get_variant(name).name), **kwargs)
 
     # ------------------------------------------------------------------------------------------ forward
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, attention_mask=None,
@@ -258,9 +329,8 @@ class ElectraHubModule(nn.Layer, TransformerModule):
                                                title_attention_mask), title_input_ids)
             logits = self.classifier(paddle.concat([query, title, paddle.abs(query - title)], axis=-1))
             return self._classified(logits, labels)
-        if task is None:
-            sequence = self.model(input_ids, token_type_ids, position_ids, attention_mask)
-            return sequence, sequence[:, 0]
+        if task is None:  # the sequence tensor, as the official module: model(ids, types)[:, 0] is [CLS]
+            return self.model(input_ids, token_type_ids, position_ids, attention_mask)
         if task in ("seq-cls", "text-matching"):
             return self._classified(self.model(input_ids, token_type_ids, position_ids, attention_mask), labels)
         if task == "token-cls":
@@ -269,10 +339,13 @@ class ElectraHubModule(nn.Layer, TransformerModule):
             if labels is None:
                 return probs
             loss = F.cross_entropy(logits.reshape([-1, self.num_classes]), labels.reshape([-1]), ignore_index=IGNORE)
-            if seq_lengths is None:
-                seq_lengths = (input_ids != self.pad_token_id).astype("int64").sum(axis=1)
-            preds = probs.argmax(axis=-1)
-            metric_labels = paddle.where(labels == IGNORE, paddle.full_like(labels, self._outside), labels)
+            # real tokens only: hub's SeqLabelingDataset reports seq_len = max_seq_len, counting padding
+            real = (input_ids != self.pad_token_id).astype("int64").sum(axis=1)
+            seq_lengths = real if seq_lengths is None else paddle.minimum(seq_lengths.reshape([-1]), real)
+            ignored = labels == IGNORE  # and no prediction where no label is scored
+            outside = paddle.full_like(labels, self._outside)
+            preds = paddle.where(ignored, outside, probs.argmax(axis=-1).astype(labels.dtype))
+            metric_labels = paddle.where(ignored, outside, labels)
             counts = self.metric.compute(seq_lengths.reshape([-1]).numpy(), preds, metric_labels)
             self.metric.update(*(int(t.numpy().reshape([-1])[0]) for t in counts))  # [1]-arrays break numpy 2
             return probs, loss, {"f1_score": float(self.metric.accumulate()[2])}
@@ -372,7 +445,14 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         """One hub.Trainer evaluation step: ``{'loss', 'metrics'}`` (token-cls F1 accumulates over the set)."""
         if self.task == "token-cls" and batch_idx == 0:
             self.metric.reset()
+            self._eval_seen, self._eval_f1 = 0, 0.0
         _, loss, metrics = self._step(batch)
+        if self.task == "token-cls":
+            # hub.Trainer.evaluate reports sum(value * batch) / N; this batch's share makes that the set's F1
+            size = int(batch[0].shape[0])
+            f1 = metrics["f1_score"]
+            metrics = {"f1_score": (f1 * (self._eval_seen + size) - self._eval_f1 * self._eval_seen) / size}
+            self._eval_seen, self._eval_f1 = self._eval_seen + size, f1
         return {"loss": loss, "metrics": metrics}
 
     # ------------------------------------------------------------------------------------------ predict
@@ -414,10 +494,12 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         items = []
         for i, item in enumerate(data):
             texts = [item] if isinstance(item, str) else list(item) if isinstance(item, Sequence) else None
+            # an empty text is predicted (as the official module does: [CLS] [SEP]), never fails the batch
             if (texts is None or not 1 <= len(texts) <= 2 or (need and len(texts) != need)
-                    or any(not isinstance(t, str) or not t.strip() for t in texts)):
-                raise ConfigError(f"{self._label()}: predict data item {i} must be {what} of non-empty strings "
-                                  f"for task {self.task!r}, got {item!r}")
+                    or any(not isinstance(t, str) for t in texts)):
+                error = HubUsageError if self.task == "text-matching" else ConfigError
+                raise error(f"{self._label()}: predict data item {i} must be {what} of strings for task "
+                            f"{self.task!r}, got {item!r}")
             items.append(texts)
         return items
 
@@ -497,8 +579,8 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         else:
             out = self(input_ids=ids, token_type_ids=types, attention_mask=mask)
         if task is None:
-            sequence, pooled = out[0].numpy(), out[1].numpy()
-            return [[pooled[i].tolist(), sequence[i, :n].tolist()] for i, n in enumerate(lengths)], []
+            sequence = out.numpy()
+            return [[sequence[i, 0].tolist(), sequence[i, :n].tolist()] for i, n in enumerate(lengths)], []
         out = out.numpy()
         if task == "token-cls":
             labels = [[self.label_map[int(j)] for j in out[i, :n].argmax(-1)] for i, n in enumerate(lengths)]
@@ -526,7 +608,8 @@ class ElectraHubModule(nn.Layer, TransformerModule):
                       batch_size: int = 1) -> list[list[Any]]:
         """``[pooled [CLS] vector, token vectors]`` per item (task None); correct for any batch size."""
         if self.task is not None:
-            raise ConfigError(f"{self._label()}: get_embedding needs task=None, this module has task {self.task!r}")
+            raise HubUsageError(f"{self._label()}: get_embedding needs task=None, this module has task "
+                                f"{self.task!r}; construct hub.Module(name=...) without a task for embeddings")
         return self.predict(data, max_seq_len=max_seq_len, batch_size=batch_size, use_gpu=use_gpu)
 
     @serving
