@@ -49,7 +49,8 @@ SEED_KEYS: dict[str, str | None] = {
     "model_name": None, "data_dir": None,
 }
 # Our additions, usable in the same JSON or as CLI flags.
-EXTRA_KEYS = {"seed", "amp", "grad_accumulation", "head", "device", "output_dir", "resume", "log_every_steps"}
+EXTRA_KEYS = {"seed", "amp", "grad_accumulation", "head", "device", "output_dir", "resume", "log_every_steps",
+              "loss_reduction", "seed_schedule", "shuffle", "dropout", "head_init"}
 
 
 @dataclass
@@ -81,6 +82,12 @@ class FinetuneSettings:
     device: str = "auto"
     resume: bool = True
     log_every_steps: int = 10
+    # determinism and side-by-side runs against the seed's TensorFlow code (docs/results.md):
+    loss_reduction: str = "sum"  # the seed sums the per-example losses over the batch; "mean" is the HF habit
+    seed_schedule: str = "tpu"  # "gpu": the rate of update t+1, as the seed's TF1 CPU/GPU path applies it
+    shuffle: bool = True  # False: batches in file order (every epoch)
+    dropout: float | None = None  # overrides hidden and attention dropout (0.0 for deterministic runs)
+    head_init: str | None = None  # .npz/.pdparams with the task head's initial tensors
     model_size: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -169,12 +176,21 @@ _SCHEMA: dict[str, tuple[Any, float | None, float | None, bool]] = {
     "save_every_steps": ("int", 0, None, False), "num_trials": ("int", 1, None, False), "seed": ("int", 0, None, False),
     "grad_accumulation": ("int", 1, None, False), "log_every_steps": ("int", 1, None, False),
     "head": (("seed", "paddlenlp"), None, None, False), "device": (("auto", "cpu", "gpu"), None, None, False),
+    "loss_reduction": (("sum", "mean"), None, None, False), "seed_schedule": (("tpu", "gpu"), None, None, False),
+    "shuffle": ("bool", None, None, False),
 }
 
 
 def validate_settings(settings: FinetuneSettings) -> None:
     """Every hyperparameter's type and range, up front: a string "3e-4", NaN, 0 or -1 never reaches training."""
     import math
+
+    if settings.dropout is not None and (isinstance(settings.dropout, bool) or not isinstance(
+            settings.dropout, (int, float)) or not 0 <= settings.dropout < 1):
+        raise ConfigError(f"hparam dropout={settings.dropout!r} must be a number in [0, 1)")
+    if settings.head_init is not None and not Path(str(settings.head_init)).is_file():
+        raise ConfigError(f"hparam head_init={settings.head_init!r}: no such file; pass a .npz or .pdparams with "
+                          "the head's tensors")
 
     for key, (kind, low, high, low_open) in _SCHEMA.items():
         value = getattr(settings, key)
@@ -205,7 +221,7 @@ def _example(kind: str, low: float | None) -> str:
 
 
 
-def _classifier(model_dir: Path, num_labels: int, head: str):
+def _classifier(model_dir: Path, num_labels: int, head: str, overrides: dict[str, Any] | None = None):
     from .modeling.heads import ElectraForSeedClassification
 
     if head == "paddlenlp":
@@ -214,7 +230,7 @@ def _classifier(model_dir: Path, num_labels: int, head: str):
         cls = ElectraForSeedClassification
     from .modeling.load import from_pretrained_checked
 
-    return from_pretrained_checked(cls, model_dir, num_labels=num_labels)
+    return from_pretrained_checked(cls, model_dir, num_labels=num_labels, **(overrides or {}))
 
 
 def _save_model_dir(model, tokenizer, labels: tuple[str, ...], settings: FinetuneSettings):
@@ -359,7 +375,8 @@ def _run_classification(spec, data_dir, model_dir: Path, out: Path, settings: Fi
         for split in eval_splits(spec, data_dir, settings)
     }
     paddle.seed(settings.seed)
-    model = _classifier(model_dir, len(labels), settings.head)
+    model = _classifier(model_dir, len(labels), settings.head, model_overrides(settings))
+    init_head(model, settings)
     num_layers = model.electra.config.num_hidden_layers
     save = _save_model_dir(model, tokenizer, labels, settings)
     if train is not None:
@@ -370,7 +387,8 @@ def _run_classification(spec, data_dir, model_dir: Path, out: Path, settings: Fi
             if epoch not in cache:
                 cache.clear()
                 cache[epoch] = [pad_batch([rows[i] for i in idx])
-                                for idx in train_batches(rows, settings.train_batch_size, epoch, settings.seed)]
+                                for idx in train_batches(rows, settings.train_batch_size, epoch, settings.seed,
+                                                         shuffle=settings.shuffle)]
             return cache[epoch]
 
         def loss_fn(model_, batch):
@@ -378,7 +396,8 @@ def _run_classification(spec, data_dir, model_dir: Path, out: Path, settings: Fi
                             token_type_ids=paddle.to_tensor(batch["token_type_ids"]),
                             attention_mask=paddle.to_tensor(batch["attention_mask"]))
             logits = logits[0] if isinstance(logits, (tuple, list)) else logits
-            return paddle.nn.functional.cross_entropy(logits, paddle.to_tensor(batch["labels"]).reshape([-1, 1]))
+            return paddle.nn.functional.cross_entropy(logits, paddle.to_tensor(batch["labels"]).reshape([-1, 1]),
+                                                      reduction=settings.loss_reduction)
 
         dev_rows = eval_rows.get("dev")
         evaluate = (lambda m: evaluate_classification(m, dev_rows, settings.eval_batch_size)) if dev_rows else None
@@ -416,10 +435,39 @@ def eval_splits(spec, data_dir, settings: FinetuneSettings) -> list[str]:
 
 def _loop_config(settings: FinetuneSettings) -> LoopConfig:
     recipe = RecipeConfig(learning_rate=settings.learning_rate, layerwise_lr_decay=settings.layerwise_lr_decay,
-                          weight_decay=settings.weight_decay_rate, warmup_proportion=settings.warmup_proportion)
+                          weight_decay=settings.weight_decay_rate, warmup_proportion=settings.warmup_proportion,
+                          schedule=settings.seed_schedule)
     return LoopConfig(epochs=settings.num_train_epochs, seed=settings.seed, save_every_steps=settings.save_every_steps,
                       log_every_steps=settings.log_every_steps, grad_accumulation=settings.grad_accumulation,
-                      amp=settings.amp, recipe=recipe)
+                      amp=settings.amp, recipe=recipe, loss_reduction=settings.loss_reduction)
+
+
+def model_overrides(settings: FinetuneSettings) -> dict[str, Any]:
+    """Config overrides for building the model (dropout for deterministic runs)."""
+    if settings.dropout is None:
+        return {}
+    return {"hidden_dropout_prob": float(settings.dropout), "attention_probs_dropout_prob": float(settings.dropout)}
+
+
+def init_head(model, settings: FinetuneSettings) -> None:
+    """Set the task head from ``head_init`` (every head tensor, exact shapes), so two frameworks start equal."""
+    if settings.head_init is None:
+        return
+    import numpy as np
+
+    from .checkpoint.pdparams import load_pdparams
+
+    path = Path(str(settings.head_init))
+    given = dict(np.load(path)) if path.suffix == ".npz" else load_pdparams(path, "head")
+    own = {k: v for k, v in model.state_dict().items() if not k.startswith("electra.")}
+    missing = [k for k in own if k not in given]
+    if missing:
+        raise ConfigError(f"{path}: lacks head tensor(s) {', '.join(missing[:3])}; it holds {sorted(given)[:5]}")
+    for key, param in own.items():
+        if tuple(given[key].shape) != tuple(param.shape):
+            raise ConfigError(f"{path}: {key} has shape {list(given[key].shape)}, the head needs {list(param.shape)}")
+        param.set_value(np.asarray(given[key], dtype="float32"))
+    log.info("task head initialised from %s (%d tensors)", path, len(own))
 
 
 def _seed_model_dir(data_dir: Path, model_name: str) -> Path:

@@ -54,7 +54,7 @@ def _as_squad(examples) -> dict:
 def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, dict[str, float]]:
     import paddle
 
-    from .finetune import _loop_config, eval_splits
+    from .finetune import _loop_config, eval_splits, init_head, model_overrides
     from .modeling.heads import ElectraForSeedQA
     from .modeling.load import from_pretrained_checked
     from .tasks import load_split
@@ -69,7 +69,9 @@ def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, di
     eval_features = {s: featurize_qa(ex, tokenizer, is_training=False, **feat_args) for s, ex in splits.items()}
     paddle.seed(settings.seed)
     model = from_pretrained_checked(ElectraForSeedQA, model_dir, beam_size=settings.beam_size,
-                                    answerable_weight=settings.answerable_weight)
+                                    answerable_weight=settings.answerable_weight, **model_overrides(settings))
+    model.loss_reduction = settings.loss_reduction
+    init_head(model, settings)
 
     def score(split: str) -> dict[str, float]:
         preds, nbest = predict_qa(model, splits[split], eval_features[split], settings)
@@ -93,7 +95,8 @@ def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, di
             from .training.features import train_batches
 
             return [collate_qa([train_features[i] for i in idx], is_training=True)
-                    for idx in train_batches(train_features, settings.train_batch_size, epoch, settings.seed)]
+                    for idx in train_batches(train_features, settings.train_batch_size, epoch, settings.seed,
+                                             shuffle=settings.shuffle)]
 
         def loss_fn(model_, batch):
             return model_(**_to_tensors(batch))[0]

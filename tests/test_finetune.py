@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from paddle_electra.errors import ConfigError
@@ -125,3 +126,100 @@ def test_qa_end_to_end_on_tiny_cmrc(tmp_path, tiny_disc, capsys):
     contexts = {q["id"]: p["context"] for d in dev["data"] for p in d["paragraphs"] for q in p["qas"]}
     assert set(preds) == set(contexts)
     assert all(answer in contexts[qid] for qid, answer in preds.items())
+
+
+# -------------------------------------------- issue 13: the seed's loss, schedule and deterministic runs
+def _step0_expectation(model_dir: Path, data_root: Path, head: dict, batch: int) -> float:
+    """The seed's step-0 loss from its formulas, computed here with numpy from the converted weights:
+    ``FinetuningModel.loss = reduce_sum(per-example -log softmax(W h_[CLS] + b)[label])`` over the first batch
+    (file order), with dropout off. Nothing of the project's loss code is used."""
+    import paddle
+
+    from paddle_electra.modeling.load import load_model
+    from paddle_electra.tasks import load_split
+    from paddle_electra.tokenizer import load_tokenizer
+    from paddle_electra.training.features import encode_classification, pad_batch
+
+    electra, _ = load_model(model_dir, head="model")
+    tokenizer = load_tokenizer(model_dir)
+    examples = load_split("chnsenticorp", data_root, "train").examples[:batch]
+    rows = pad_batch(encode_classification(examples, tokenizer, ("0", "1"), 32))
+    with paddle.no_grad():
+        hidden = electra(paddle.to_tensor(rows["input_ids"]), paddle.to_tensor(rows["token_type_ids"]),
+                         attention_mask=paddle.to_tensor(rows["attention_mask"])).numpy()[:, 0].astype("float64")
+    logits = hidden @ head["classifier.weight"].astype("float64") + head["classifier.bias"]
+    log_probs = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) \
+        - logits.max(1, keepdims=True)
+    return float(-log_probs[np.arange(batch), rows["labels"]].sum())
+
+
+def test_step0_loss_is_the_seeds_batch_sum_and_runs_are_deterministic(tmp_path, tiny_disc):
+    import json
+
+    from paddle_electra.finetune import run_finetuning
+
+    data = _write_task(tmp_path, n=16)
+    rng = np.random.default_rng(7)
+    head = {"classifier.weight": rng.normal(0, 0.5, (32, 2)).astype("float32"),
+            "classifier.bias": rng.normal(0, 0.1, (2,)).astype("float32")}
+    np.savez(tmp_path / "head.npz", **head)
+    args = dict(num_train_epochs=2, train_batch_size=4, max_seq_length=32, do_test=False, learning_rate=1e-3,
+                shuffle=False, dropout=0.0, head_init=str(tmp_path / "head.npz"), log_every_steps=1)
+    run_finetuning("chnsenticorp", data, tiny_disc, tmp_path / "a", **args)
+    run_finetuning("chnsenticorp", data, tiny_disc, tmp_path / "b", **args)
+    curves = [[json.loads(line) for line in (tmp_path / r / "curve.jsonl").read_text().splitlines()
+               if '"loss"' in line] for r in ("a", "b")]
+    assert [c["loss"] for c in curves[0]] == [c["loss"] for c in curves[1]]  # bit-identical reruns
+    assert all(c["grad_norm"] is not None and c["grad_norm"] > 0 for c in curves[0])
+    expected = _step0_expectation(tiny_disc, data, head, batch=4)
+    assert curves[0][0]["loss"] == pytest.approx(expected, rel=1e-5)
+    assert curves[0][0]["lr"] == 0.0  # update 0 at global_step 0 (TPU/resource-variable semantics)
+    mean = run_finetuning("chnsenticorp", data, tiny_disc, tmp_path / "c", loss_reduction="mean", **args)
+    assert mean is not None
+    mean_curve = [json.loads(x) for x in (tmp_path / "c" / "curve.jsonl").read_text().splitlines() if '"loss"' in x]
+    assert mean_curve[0]["loss"] == pytest.approx(expected / 4, rel=1e-5)  # "mean" is opt-in, 1/batch of the seed
+
+
+def test_warmup_is_fractional_and_gpu_schedule_uses_the_next_rate():
+    from paddle_electra.training.optim import RecipeConfig, SeedAdamW, seed_lr, warmup_steps_for
+
+    assert warmup_steps_for(25, 0.1) == 2.5 and warmup_steps_for(22383, 0.1) == pytest.approx(2238.3)
+    assert seed_lr(1, 1e-3, 25, 2.5) == pytest.approx(1e-3 * (1 - 1 / 25) * (1 / 2.5))  # not 1/2 (int warmup)
+    import paddle
+
+    layer = paddle.nn.Linear(2, 2)
+    tpu = SeedAdamW(layer, RecipeConfig(learning_rate=1e-3), total_steps=25, num_layers=0)
+    gpu = SeedAdamW(layer, RecipeConfig(learning_rate=1e-3, schedule="gpu"), total_steps=25, num_layers=0)
+    assert tpu.get_lr() == 0.0 and gpu.get_lr() == pytest.approx(seed_lr(1, 1e-3, 25, 2.5))
+
+
+def test_seed_qa_loss_is_summed_with_half_weighted_answerability():
+    import paddle
+
+    from paddle_electra.catalog import Sizes
+    from paddle_electra.modeling.config import electra_config
+    from paddle_electra.modeling.heads import ElectraForSeedQA
+
+    paddle.seed(3)
+    config = electra_config(Sizes(16, 16, 1, 2, 32, vocab_size=30, max_position_embeddings=16),
+                            hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    model = ElectraForSeedQA(config, qa_hidden=8)
+    model.eval()
+    ids = paddle.to_tensor([[2, 5, 3, 6, 7, 8, 3], [2, 9, 3, 10, 11, 12, 3]], dtype="int64")
+    types = paddle.to_tensor([[0, 0, 0, 1, 1, 1, 1]] * 2, dtype="int64")
+    start, end = paddle.to_tensor([3, 4], dtype="int64"), paddle.to_tensor([4, 5], dtype="int64")
+    impossible = paddle.to_tensor([0, 0], dtype="int64")
+    mean = float(model(ids, types, start_positions=start, end_positions=end, is_impossible=impossible)[0])
+    model.loss_reduction = "sum"
+    total, start_logits, end_logits = model(ids, types, start_positions=start, end_positions=end,
+                                            is_impossible=impossible)
+    assert float(total) == pytest.approx(2 * mean, rel=1e-6)
+    # per example: (start NLL + end NLL) / 2 + 0.5 * sigmoid CE(answerable logit, 0), from the logits alone
+    def nll(logits, positions):
+        logits = logits.numpy().astype("float64")
+        shifted = logits - logits.max(1, keepdims=True)
+        return -(shifted - np.log(np.exp(shifted).sum(1, keepdims=True)))[np.arange(2), positions.numpy()]
+
+    span = (nll(start_logits, start) + nll(end_logits, end)) / 2
+    answerable = float(total) - span.sum()
+    assert answerable > 0  # the seed trains the answerability head on CMRC too (is_impossible = 0)

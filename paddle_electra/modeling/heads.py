@@ -46,6 +46,7 @@ class ElectraForSeedQA(ElectraPretrainedModel):
         hidden = config.hidden_size
         self.beam_size = beam_size
         self.answerable_weight = answerable_weight
+        self.loss_reduction = "mean"  # fine-tuning sets "sum", the seed's reduction over the batch
         self.electra = ElectraModel(config)
         self.start_dense = nn.Linear(hidden, 1)
         self.qa_hidden = nn.Linear(2 * hidden, qa_hidden)
@@ -79,7 +80,8 @@ class ElectraForSeedQA(ElectraPretrainedModel):
             if is_impossible is not None:
                 loss = loss + self.answerable_weight * F.binary_cross_entropy_with_logits(
                     answerable_logit, is_impossible.astype(hidden.dtype).reshape([-1]), reduction="none")
-            return loss.mean(), start_logits, end_logits
+            # per example: (start + end) / 2 + answerable_weight * answerable loss, as the seed's qa_tasks.py
+            return (loss.sum() if self.loss_reduction == "sum" else loss.mean()), start_logits, end_logits
 
         beam = min(self.beam_size, seq_len)
         start_top_log_probs, start_top_index = paddle.topk(F.log_softmax(start_logits, -1), beam)  # [B, k]

@@ -75,13 +75,16 @@ def pad_batch(rows: Sequence[Encoded]) -> dict[str, np.ndarray]:
             "labels": np.array([r.label for r in rows], dtype="int64")}
 
 
-def train_batches(rows: Sequence[Encoded], batch_size: int, epoch: int, seed: int) -> list[list[int]]:
+def train_batches(rows: Sequence[Encoded], batch_size: int, epoch: int, seed: int,
+                  shuffle: bool = True) -> list[list[int]]:
     """Shuffled index batches for one epoch, reproducible from (seed, epoch) so a resumed run sees the same order.
 
-    Like the seed (``drop_remainder=True`` in training), the last partial batch is dropped.
+    Like the seed (``drop_remainder=True`` in training), the last partial batch is dropped. ``shuffle=False``:
+    file order every epoch (for side-by-side runs against another implementation).
     """
     order = list(range(len(rows)))
-    random.Random(seed * 1000003 + epoch).shuffle(order)
+    if shuffle:
+        random.Random(seed * 1000003 + epoch).shuffle(order)
     if len(order) < batch_size:
         return [order] if order else []  # fewer examples than one batch: one smaller batch, not none
     return [order[i:i + batch_size] for i in range(0, len(order) - batch_size + 1, batch_size)]

@@ -42,6 +42,9 @@ class LoopConfig:
     grad_accumulation: int = 1
     amp: bool = False  # float16 autocast + dynamic loss scaling (GPU only)
     recipe: RecipeConfig = field(default_factory=RecipeConfig)
+    # "sum": loss_fn returns the batch SUM and a step's gradient is that of the sum over the whole (global) batch,
+    # as the seed (``FinetuningModel.loss = reduce_sum(...)``); "mean": the gradient of the batch mean
+    loss_reduction: str = "mean"
 
 
 @dataclass
@@ -127,6 +130,7 @@ class FineTuner:
         self.total_steps = int(self.steps_per_epoch * config.epochs)
         self.optimizer = SeedAdamW(model, config.recipe, self.total_steps, num_layers)
         self.state = TrainState()
+        self.last_grad_norm: float | None = None  # global gradient norm of the last update, before clipping
         self._saved_step: int | None = None
         self.curve_path = self.out_dir / "curve.jsonl"
 
@@ -214,13 +218,16 @@ class FineTuner:
             sync = contextlib.nullcontext() if self.world == 1 or last else self.train_model.no_sync()
             with sync:
                 with paddle.amp.auto_cast(enable=self.config.amp, level="O1", dtype="float16"):
-                    loss = self.loss_fn(self.train_model, batch) / len(micro_batches)
+                    # sum: ranks' gradients are averaged by DataParallel, so x world restores the global sum
+                    share = self.world if self.config.loss_reduction == "sum" else 1.0 / len(micro_batches)
+                    loss = self.loss_fn(self.train_model, batch) * share
                 (loss * scale if self.config.amp else loss).backward()
             total += float(loss)
         norm = self.optimizer.step(grad_scale=scale)
         self.optimizer.clear_grad()
         if self.config.amp:
             self._update_loss_scale(np.isfinite(norm))
+        self.last_grad_norm = float(norm)  # before clipping, for curve.jsonl
         return total
 
     def _update_loss_scale(self, finite: bool) -> None:
@@ -277,7 +284,7 @@ class FineTuner:
                 progress.update(1)
                 progress.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
                 if self.state.global_step % self.config.log_every_steps == 0 or self.state.global_step == 1:
-                    self._record(step=self.state.global_step, loss=loss, lr=lr,
+                    self._record(step=self.state.global_step, loss=loss, lr=lr, grad_norm=self.last_grad_norm,
                                  elapsed_s=round(time.time() - started, 2))
                 if self.config.save_every_steps and self.state.global_step % self.config.save_every_steps == 0:
                     self.save_checkpoint()

@@ -51,15 +51,16 @@ def no_decay_names(model: paddle.nn.Layer) -> set[str]:
     return excluded
 
 
-def seed_lr(step: int, base_lr: float, total_steps: int, warmup_steps: int) -> float:
+def seed_lr(step: int, base_lr: float, total_steps: int, warmup_steps: float) -> float:
     """Linear decay to 0 times linear warmup, as in the seed (warmup multiplies the decayed rate)."""
     decay = max(0.0, 1.0 - step / total_steps) if total_steps > 0 else 1.0
     warm = min(1.0, step / warmup_steps) if warmup_steps > 0 else 1.0
     return base_lr * decay * warm
 
 
-def warmup_steps_for(total_steps: int, warmup_proportion: float, warmup_steps: int = 0) -> int:
-    return int(max(warmup_steps, total_steps * warmup_proportion))
+def warmup_steps_for(total_steps: int, warmup_proportion: float, warmup_steps: int = 0) -> float:
+    """``max(warmup_steps, T * warmup_proportion)`` kept as a float, as the seed does (25 steps: 2.5, not 2)."""
+    return float(max(warmup_steps, total_steps * warmup_proportion))
 
 
 @dataclass
@@ -73,6 +74,10 @@ class RecipeConfig:
     beta2: float = 0.999
     epsilon: float = 1e-6
     max_grad_norm: float = 1.0
+    # "tpu": update t uses the rate at t (TPUEstimator's resource variables, and the published runs);
+    # "gpu": the rate at t+1, as the seed's TF1 CPU/GPU path does (global_step's increment races the read,
+    # google-research/bert#1050)
+    schedule: str = "tpu"
 
 
 def _global_norm(grads: list[paddle.Tensor]) -> float:
@@ -106,7 +111,8 @@ class SeedAdamW:
         self.step_count = 0  # TF's global_step: the index of the update about to be applied
 
     def get_lr(self) -> float:
-        return seed_lr(self.step_count, self.recipe.learning_rate, self.total_steps, self.warmup)
+        step = self.step_count + (1 if self.recipe.schedule == "gpu" else 0)
+        return seed_lr(step, self.recipe.learning_rate, self.total_steps, self.warmup)
 
     @paddle.no_grad()
     def clip_and_norm(self, grad_scale: float = 1.0) -> float:
