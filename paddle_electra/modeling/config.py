@@ -30,7 +30,15 @@ def sizes_from_dict(config: dict[str, Any], source: str) -> Sizes:
         missing.remove("embedding_size")  # BERT-style configs omit it when E == H
     if missing:
         raise ConfigError(f"{source}: config lacks {', '.join(missing)}; add them (see `paddle-electra info NAME`)")
-    values = {f: int(config[f]) for f in SIZE_FIELDS if f in config}
+    values = {}
+    for name in (f for f in SIZE_FIELDS if f in config):
+        value = config[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)) or (
+                isinstance(value, float) and not value.is_integer()) or (
+                isinstance(value, str) and not value.strip().isdigit()):
+            raise ConfigError(f"{source}: {name}={value!r} is not a whole number; fix it (see `paddle-electra info "
+                              "NAME` for the released sizes)")
+        values[name] = int(value)
     values.setdefault("embedding_size", values["hidden_size"])
     return Sizes(**values)
 

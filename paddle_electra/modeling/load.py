@@ -50,11 +50,16 @@ def from_pretrained_checked(cls, model_dir: str | Path, **kwargs: Any):
 
     model_dir = Path(model_dir)
     config_path = model_dir / CONFIG_FILE
-    sizes_from_dict(read_config_json(config_path), str(config_path))
     weights = model_dir / WEIGHTS_FILE
     if not weights.is_file():
         raise CheckpointError(f"{weights}: no such file; {model_dir} is not a complete model directory — "
                               "re-run the conversion or fine-tuning that wrote it")
+    sizes = sizes_from_dict(read_config_json(config_path), str(config_path))
+    vocab = model_dir / "vocab.txt"
+    if vocab.is_file():
+        from ..tokenizer import check_vocab
+
+        check_vocab(vocab, sizes.vocab_size)  # a replaced vocab.txt would shift every token id silently
     state = load_pdparams(weights)
     try:
         config, model_kwargs = cls.config_class.from_pretrained(str(model_dir), return_unused_kwargs=True, **kwargs)

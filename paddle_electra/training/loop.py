@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import pickle
 import shutil
 import time
@@ -223,6 +224,12 @@ class FineTuner:
                     loss = self.loss_fn(self.train_model, batch) * share
                 (loss * scale if self.config.amp else loss).backward()
             total += float(loss)
+        if not self.config.amp and not math.isfinite(total):
+            from ..errors import ConfigError
+
+            raise ConfigError(f"the training loss became {total} at step {self.state.global_step + 1}; the run stopped "
+                              "before the weights were corrupted (the last checkpoint is intact) — lower the "
+                              "learning rate, or check the data and the model for NaN/Inf")
         norm = self.optimizer.step(grad_scale=scale)
         self.optimizer.clear_grad()
         if self.config.amp:

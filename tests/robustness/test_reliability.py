@@ -520,3 +520,37 @@ def test_a_stalled_client_does_not_block_serving(tmp_path, tiny, private_store):
             sock.close()
         server.kill()
         server.wait(timeout=30)
+
+
+def test_a_loss_that_becomes_nan_stops_training_before_the_weights_are_corrupted(tmp_path, tiny):
+    data = write_classification(tmp_path / "data", n=8)
+    with pytest.raises(ConfigError, match=r"training loss became (nan|inf) at step 1"):
+        _nan_run(tmp_path, data, tiny)
+    assert not (tmp_path / "run" / "checkpoints").exists()  # nothing trained, nothing saved
+
+
+def _nan_run(tmp_path, data, tiny):
+    """A head initialised with huge values makes the first loss inf: the loop must refuse to step."""
+    from paddle_electra.finetune import run_finetuning
+
+    head = {"classifier.weight": np.full((32, 2), 3e38, np.float32), "classifier.bias": np.zeros(2, np.float32)}
+    head["classifier.weight"][:, 1] = -3e38
+    np.savez(tmp_path / "head.npz", **head)
+    return run_finetuning("chnsenticorp", data, tiny["discriminator"], tmp_path / "run", num_train_epochs=1,
+                          train_batch_size=4, do_test=False, head_init=str(tmp_path / "head.npz"), dropout=0.0)
+
+
+def test_model_directory_with_a_replaced_vocab_or_a_bad_size_is_refused(tiny, clone_model):
+    from paddle_electra.modeling.load import load_model
+
+    model = clone_model(tiny["discriminator"])
+    lines = (model / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    (model / "vocab.txt").write_text("\n".join(lines[:-3]) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"vocab\.txt has \d+ tokens but the model's word embeddings have"):
+        load_model(model)
+    other = clone_model(tiny["discriminator"], "other")
+    config = json.loads((other / "config.json").read_text())
+    config["hidden_size"] = "thirty-two"
+    (other / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match=r"hidden_size='thirty-two' is not a whole number"):
+        load_model(other)
