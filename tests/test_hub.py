@@ -299,7 +299,7 @@ def test_every_task_has_training_and_validation_steps(hub, tmp_path):
         dataset = SpanDataset(examples, module.get_tokenizer(), max_seq_len=24)
         ids_, types_, start, end = (np.stack(column) for column in zip(*(dataset[i] for i in range(len(dataset)))))
         first = dataset.features[0]
-        span = first.char_spans[first.start_position][0], first.char_spans[first.end_position][1]
+        span = first.token_to_char[first.start_position][0], first.token_to_char[first.end_position][1]
         assert "北京是中国的首都。"[span[0]:span[1]] == "中国" and int(start[0]) == first.start_position
         loss = module.training_step([t(ids_), t(types_), t(start), t(end)], 0)["loss"]
         assert np.isfinite(float(loss))
@@ -558,3 +558,27 @@ def test_token_cls_f1_ignores_padding_and_is_the_sets_f1(hub, monkeypatch):
                                        gold[i:i + 1]], i) for i in range(2)]
     reported = sum(r["metrics"]["f1_score"] for r in results) / 2  # what hub.Trainer.evaluate prints
     assert reported == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("head", ["seed", "paddlenlp"])
+def test_hub_qa_and_fine_tuning_evaluation_pick_the_same_span(hub, head):
+    """One pipeline: the hub's predict and fine-tuning's evaluation decode the same weights identically."""
+    from types import SimpleNamespace
+
+    from paddle_electra.finetune_qa import predict_qa
+    from paddle_electra.hub import qa as spans
+    from paddle_electra.tasks.qa_features import featurize_qa
+
+    module = hub.Module(name=SMALL, task="qa", head=head, doc_stride=8)
+    context = "北京是中国的首都，也是中国的政治中心。上海是中国最大的城市，位于长江的入海口。" * 3
+    items = [["中国的首都是哪里？", context], ["最大的城市是哪个？", context[:40]]]
+    hub_answers = module.predict(items, max_seq_len=32)
+    if head == "seed":
+        examples = spans.examples_for(items)
+        features = featurize_qa(examples, module.tokenizer, 32, 8, spans.MAX_QUERY_LEN)
+        assert sum(f.example_index == 0 for f in features) > 2  # several windows
+        settings = SimpleNamespace(eval_batch_size=4, n_best_size=spans.N_BEST, max_answer_length=module.max_answer_len)
+        predictions, _ = predict_qa(module.model, examples, features, settings)
+        assert [a["text"] for a in hub_answers] == [predictions[e.qid] for e in examples]
+    for (_, ctx), answer in zip(items, hub_answers):
+        assert ctx[answer["start"]:answer["end"]] == answer["text"]

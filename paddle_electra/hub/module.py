@@ -588,21 +588,20 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         return [self.label_map[int(i)] for i in out.argmax(-1)], out.tolist()
 
     def _predict_qa(self, items: list[list[str]], max_seq_len: int):
-        features = [spans.featurize(self.tokenizer, q, c, max_seq_len, i, doc_stride=self.doc_stride)
-                    for i, (q, c) in enumerate(items)]
-        flat = [f for per_item in features for f in per_item]
-        ids, types, mask = self._pad([f.input_ids for f in flat], [f.token_type_ids for f in flat])
+        """The fine-tuning pipeline's featurization and decoding (``hub/qa.py``), so both give the same span."""
+        from ..tasks.qa_features import featurize_qa
+
+        features = featurize_qa(spans.examples_for(items), self.tokenizer, max_seq_len, self.doc_stride,
+                                spans.MAX_QUERY_LEN)
+        ids, types, mask = self._pad([f.input_ids for f in features], [f.token_type_ids for f in features])
         out = [t.numpy() for t in self(input_ids=ids, token_type_ids=types, attention_mask=mask)]
         if self.head == "seed":
-            candidates = [spans.candidates_from_beam(*(o[k] for o in out)) for k in range(len(flat))]
+            results = {f.unique_id: tuple(o[k] for o in out[:4]) for k, f in enumerate(features)}
         else:
-            candidates = [spans.candidates_from_logits(out[0][k], out[1][k]) for k in range(len(flat))]
-        results, k = [], 0
-        for (_, context), per_item in zip(items, features):
-            span = spans.best_span(context, per_item, candidates[k:k + len(per_item)], self.max_answer_len)
-            k += len(per_item)
-            results.append(span.as_dict())
-        return results, [r["score"] for r in results]
+            results = {f.unique_id: spans.beam_from_logits(out[0][k][:len(f.input_ids)], out[1][k][:len(f.input_ids)])
+                       for k, f in enumerate(features)}
+        decoded = spans.decode(items, features, results, self.max_answer_len)
+        return [span.as_dict() for span in decoded], [span.score for span in decoded]
 
     def get_embedding(self, data: list[list[str]], use_gpu: bool = False, max_seq_len: int = 128,
                       batch_size: int = 1) -> list[list[Any]]:

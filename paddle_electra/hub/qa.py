@@ -1,81 +1,30 @@
-"""Span extraction for the hub ``qa`` task: question/context windows, training targets and answer decoding.
+"""Span extraction for the hub ``qa`` task, on the one QA pipeline fine-tuning uses (``tasks/qa_features.py``).
 
-Features are built as the seed builds them (``[CLS] question [SEP] context-window [SEP]``, question at most
-``max_query_len`` tokens, windows ``doc_stride`` tokens apart) so a long context is read window by window and
-the best span over all windows wins. Character offsets come from the tokenizer's offset mapping, so the answer
-is always a slice of the caller's context string, whatever the tokenizer lower-cased or split.
+Why one pipeline: the hub module and ``paddle-electra finetune cmrc2018`` must give the same answer for the same
+weights and input. Both featurize with the seed's aligner and windows (``featurize_qa``: ``[CLS] question [SEP]
+window [SEP]``, ``doc_stride`` apart, each token scored only in its max-context window) and decode with
+``postprocess_qa`` (the seed's joint beam). PaddleNLP's independent start/end head is turned into the same beam
+layout first, so it is decoded by the same rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import paddle
 
-from ..errors import ConfigError, DataError
+from ..errors import DataError
+from ..tasks.qa_features import QAFeature, featurize_qa, postprocess_qa
+from ..tasks.readers import Answer, QAExample
 
 # ymcui/Chinese-ELECTRA configure_finetuning.py defaults for cmrc2018/drcd (see tasks/registry.py)
 MAX_QUERY_LEN = 64
 DOC_STRIDE = 128
 N_BEST = 20
 MAX_ANSWER_LEN = 30
-
-
-@dataclass
-class SpanFeature:
-    """One window of one example; ``char_spans[i]`` is the context slice of token ``i`` (context tokens only)."""
-
-    example: int
-    input_ids: list[int]
-    token_type_ids: list[int]
-    char_spans: dict[int, tuple[int, int]] = field(default_factory=dict)
-    start_position: int = 0  # 0 ([CLS]) when the answer is not inside this window
-    end_position: int = 0
-
-
-def _context_tokens(tokenizer, context: str) -> tuple[list[int], list[tuple[int, int]]]:
-    encoded = tokenizer(context, return_offsets_mapping=True, add_special_tokens=False)
-    return list(encoded["input_ids"]), [tuple(span) for span in encoded["offset_mapping"]]
-
-
-def featurize(tokenizer, question: str, context: str, max_seq_len: int, example: int = 0,
-              answer: tuple[int, int] | None = None, doc_stride: int = DOC_STRIDE,
-              max_query_len: int = MAX_QUERY_LEN) -> list[SpanFeature]:
-    """Windows over ``context`` for one question; ``answer`` = (char start, char end) sets training targets."""
-    if not isinstance(question, str) or not question.strip() or not isinstance(context, str) or not context.strip():
-        raise ConfigError("qa input must be [question, context] with two non-empty strings")
-    q_ids = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(question)[:max_query_len])
-    ctx_ids, offsets = _context_tokens(tokenizer, context)
-    window = max_seq_len - len(q_ids) - 3
-    if window < 1:
-        raise ConfigError(f"max_seq_len {max_seq_len} leaves no room for the context after a {len(q_ids)}-token "
-                          "question; raise max_seq_len or shorten the question")
-    cls_id, sep_id = tokenizer.convert_tokens_to_ids(["[CLS]", "[SEP]"])
-    answer_tokens = None
-    if answer is not None:
-        a_start, a_end = answer
-        inside = [i for i, (s, e) in enumerate(offsets) if e > a_start and s < a_end]
-        answer_tokens = (inside[0], inside[-1]) if inside else None
-    features, start = [], 0
-    while True:
-        chunk = range(start, min(start + window, len(ctx_ids)))
-        prefix = len(q_ids) + 2
-        feature = SpanFeature(
-            example,
-            [cls_id, *q_ids, sep_id, *(ctx_ids[i] for i in chunk), sep_id],
-            [0] * prefix + [1] * (len(chunk) + 1),
-            {prefix + j: offsets[i] for j, i in enumerate(chunk)},
-        )
-        if answer_tokens and chunk.start <= answer_tokens[0] and answer_tokens[1] < chunk.stop:
-            feature.start_position = prefix + answer_tokens[0] - chunk.start
-            feature.end_position = prefix + answer_tokens[1] - chunk.start
-        features.append(feature)
-        if chunk.stop >= len(ctx_ids):
-            return features
-        start += min(doc_stride, window)
 
 
 @dataclass(frozen=True)
@@ -94,49 +43,37 @@ class Span:
 NO_ANSWER = Span("", -1, -1, 0.0)
 
 
-def candidates_from_beam(start_log_probs: np.ndarray, start_index: np.ndarray, end_log_probs: np.ndarray,
-                         end_index: np.ndarray) -> list[tuple[float, int, int]]:
-    """(log score, start, end) from the seed head's beam: top-k starts, and top-k ends for each start."""
-    out = []
-    for i, start in enumerate(start_index):
-        for j, end in enumerate(end_index[i]):
-            out.append((float(start_log_probs[i] + end_log_probs[i, j]), int(start), int(end)))
-    return out
-
-
-def candidates_from_logits(start_logits: np.ndarray, end_logits: np.ndarray,
-                           n_best: int = N_BEST) -> list[tuple[float, int, int]]:
-    """(log score, start, end) from independent start/end logits (PaddleNLP's Linear(H, 2) head)."""
+def beam_from_logits(start_logits: np.ndarray, end_logits: np.ndarray, k: int = N_BEST) -> tuple[np.ndarray, ...]:
+    """PaddleNLP's independent start/end logits as the joint head's beam: top-k starts, and for every start the
+    same top-k ends (``start_log_probs [k], start_index [k], end_log_probs [k, k], end_index [k, k]``)."""
 
     def log_softmax(x: np.ndarray) -> np.ndarray:
-        x = x - x.max()
+        x = x.astype("float64") - x.max()
         return x - np.log(np.exp(x).sum())
 
     start_lp, end_lp = log_softmax(start_logits), log_softmax(end_logits)
-    starts, ends = np.argsort(-start_lp)[:n_best], np.argsort(-end_lp)[:n_best]
-    return [(float(start_lp[s] + end_lp[e]), int(s), int(e)) for s in starts for e in ends]
+    k = min(k, start_lp.shape[0])
+    starts, ends = np.argsort(-start_lp)[:k], np.argsort(-end_lp)[:k]
+    return start_lp[starts], starts, np.tile(end_lp[ends], (k, 1)), np.tile(ends, (k, 1))
 
 
-def best_span(context: str, features: Sequence[SpanFeature], candidates: Sequence[Sequence[tuple[float, int, int]]],
-              max_answer_len: int = MAX_ANSWER_LEN) -> Span:
-    """The highest-scoring valid span over all windows of one example (inside the context, start <= end)."""
-    best: tuple[float, int, int] | None = None
-    for feature, cands in zip(features, candidates):
-        for score, start, end in cands:
-            if start not in feature.char_spans or end not in feature.char_spans:
-                continue
-            if end < start or end - start + 1 > max_answer_len:
-                continue
-            char_start, char_end = feature.char_spans[start][0], feature.char_spans[end][1]
-            if best is None or score > best[0]:
-                best = (score, char_start, char_end)
-    if best is None:
-        return NO_ANSWER
-    score, char_start, char_end = best
-    text = context[char_start:char_end]
-    stripped = text.strip()  # offsets of words may carry the following space
-    char_start += len(text) - len(text.lstrip())
-    return Span(stripped, char_start, char_start + len(stripped), float(np.exp(score)))
+def examples_for(items: Sequence[Sequence[str]]) -> list[QAExample]:
+    return [QAExample(f"item-{i}", question, context, ()) for i, (question, context) in enumerate(items)]
+
+
+def decode(items: Sequence[Sequence[str]], features: Sequence[QAFeature], results: dict[int, Any],
+           max_answer_len: int = MAX_ANSWER_LEN) -> list[Span]:
+    """The best span per item, by the seed's post-processing (the same call fine-tuning evaluation makes)."""
+    predictions, nbest = postprocess_qa(examples_for(items), features, results, N_BEST, max_answer_len)
+    spans = []
+    for example in examples_for(items):
+        best = nbest[example.qid][0]
+        if best["char_start"] < 0:
+            spans.append(NO_ANSWER)
+            continue
+        score = float(np.exp(best["start_logit"] + best["end_logit"]))
+        spans.append(Span(best["text"], best["char_start"], best["char_end"], score))
+    return spans
 
 
 def _example_fields(example: Any) -> tuple[str, str, tuple[int, int] | None]:
@@ -176,11 +113,16 @@ class SpanDataset(paddle.io.Dataset):
                  max_query_len: int = MAX_QUERY_LEN):
         super().__init__()
         self.max_seq_len = max_seq_len
-        self.features: list[SpanFeature] = []
+        parsed = []
         for i, example in enumerate(examples):
             question, context, answer = _example_fields(example)
-            self.features += featurize(tokenizer, question, context, max_seq_len, i, answer, doc_stride,
-                                       max_query_len)
+            if answer is None:
+                raise DataError(f"qa training example {i} has no answer; give answers=[{{text, answer_start}}]")
+            start, end = answer
+            parsed.append(QAExample(f"train-{i}", question, context, (Answer(context[start:end], start),)))
+        # the annotated occurrence is labelled (the reader already checked it sits at answer_start)
+        self.features: list[QAFeature] = featurize_qa(parsed, tokenizer, max_seq_len, doc_stride, max_query_len,
+                                                      is_training=True, answer_span="offsets")
 
     def __len__(self) -> int:
         return len(self.features)
