@@ -377,7 +377,6 @@ def _run_classification(spec, data_dir, model_dir: Path, out: Path, settings: Fi
     paddle.seed(settings.seed)
     model = _classifier(model_dir, len(labels), settings.head, model_overrides(settings))
     init_head(model, settings)
-    num_layers = model.electra.config.num_hidden_layers
     save = _save_model_dir(model, tokenizer, labels, settings)
     if train is not None:
         rows = encode_classification(train.examples, tokenizer, labels, settings.max_seq_length)
@@ -399,20 +398,32 @@ def _run_classification(spec, data_dir, model_dir: Path, out: Path, settings: Fi
             return paddle.nn.functional.cross_entropy(logits, paddle.to_tensor(batch["labels"]).reshape([-1, 1]),
                                                       reduction=settings.loss_reduction)
 
-        dev_rows = eval_rows.get("dev")
-        evaluate = (lambda m: evaluate_classification(m, dev_rows, settings.eval_batch_size)) if dev_rows else None
-        tuner = FineTuner(model, num_layers, out, _loop_config(settings), batches_for_epoch, loss_fn,
-                          evaluate, save)
+    def score(split: str) -> dict[str, float]:
+        return evaluate_classification(model, eval_rows[split], settings.eval_batch_size)
+
+    return train_and_report(model, out, settings, list(eval_rows), score,
+                            lambda metrics: format_metrics(spec.name, metrics),
+                            (batches_for_epoch, loss_fn, save) if train is not None else None)
+
+
+def train_and_report(model, out: Path, settings: FinetuneSettings, splits: list[str], score, line_for,
+                     training: tuple | None) -> dict[str, dict[str, float]]:
+    """The part every task shares: train with the seed's loop (keeping the best dev model), then score each
+    split and report it as the seed does (``results.txt``, one line per split)."""
+    if training is not None:
+        batches_for_epoch, loss_fn, save = training
+        tuner = FineTuner(model, model.electra.config.num_hidden_layers, out, _loop_config(settings),
+                          batches_for_epoch, loss_fn, (lambda m: score("dev")) if "dev" in splits else None, save)
         tuner.train(resume=settings.resume)
         if not is_main_process():  # rank 0 evaluates and reports for a multi-GPU run
             return {}
         tuner.restore_best()
     results = {}
-    for split, rows in eval_rows.items():
-        metrics = evaluate_classification(model, rows, settings.eval_batch_size)
+    for split in splits:
+        metrics = score(split)
         metrics.pop("score")
         results[split] = metrics
-        line = format_metrics(spec.name, metrics)
+        line = line_for(metrics)
         print(f"{split}: {line}")
         with open(out / "results.txt", "a", encoding="utf-8") as handle:
             handle.write(f"{split}: {line}\n")

@@ -113,14 +113,13 @@ def run_ner(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, d
     import paddle
     from paddlenlp.transformers import ElectraForTokenClassification
 
-    from .finetune import _loop_config, eval_splits
+    from .finetune import eval_splits, init_head, model_overrides, train_and_report
     from .modeling.load import from_pretrained_checked
     from .store import stamp_model_dir
     from .tasks import load_split
     from .tasks.ner import chunk_f1
     from .tokenizer import load_tokenizer
     from .training.features import train_batches
-    from .training.loop import FineTuner, is_main_process
 
     tokenizer = load_tokenizer(model_dir)
     if settings.do_train:
@@ -131,7 +130,9 @@ def run_ner(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, d
     splits = {s: load_split(spec, data_dir, s).examples for s in eval_splits(spec, data_dir, settings)}
     encoded = {s: encode_tagged(ex, tokenizer, tags, settings.max_seq_length) for s, ex in splits.items()}
     paddle.seed(settings.seed)
-    model = from_pretrained_checked(ElectraForTokenClassification, model_dir, num_labels=len(tags))
+    model = from_pretrained_checked(ElectraForTokenClassification, model_dir, num_labels=len(tags),
+                                    **model_overrides(settings))
+    init_head(model, settings)
 
     def score(split: str) -> dict[str, float]:
         gold = [e.tags for e in splits[split]]
@@ -151,25 +152,14 @@ def run_ner(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, d
 
         def batches_for_epoch(epoch: int):
             return [pad_tagged([rows[i] for i in idx])
-                    for idx in train_batches(rows, settings.train_batch_size, epoch, settings.seed)]
+                    for idx in train_batches(rows, settings.train_batch_size, epoch, settings.seed,
+                                             shuffle=settings.shuffle)]
 
-        tuner = FineTuner(model, model.electra.config.num_hidden_layers, out, _loop_config(settings),
-                          batches_for_epoch, _loss, (lambda m: score("dev")) if "dev" in splits else None, save)
-        tuner.train(resume=settings.resume)
-        if not is_main_process():
-            return {}
-        tuner.restore_best()
-    results = {}
-    for split in splits:
-        metrics = score(split)
-        metrics.pop("score")
-        results[split] = metrics
-        line = f"{spec.name}: precision: {metrics['precision']:.4f} - recall: {metrics['recall']:.4f} - " \
-               f"f1: {metrics['f1']:.4f}"
-        print(f"{split}: {line}")
-        with open(out / "results.txt", "a", encoding="utf-8") as handle:
-            handle.write(f"{split}: {line}\n")
-    return results
+    def line_for(m: dict[str, float]) -> str:
+        return f"{spec.name}: precision: {m['precision']:.4f} - recall: {m['recall']:.4f} - f1: {m['f1']:.4f}"
+
+    return train_and_report(model, out, settings, list(splits), score, line_for,
+                            (batches_for_epoch, _loss, save) if settings.do_train else None)
 
 
 def tag_texts(model_dir: str | Path, texts: list[str], max_seq_length: int = 128) -> list[list[tuple[str, str]]]:

@@ -54,13 +54,12 @@ def _as_squad(examples) -> dict:
 def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, dict[str, float]]:
     import paddle
 
-    from .finetune import _loop_config, eval_splits, init_head, model_overrides
+    from .finetune import eval_splits, init_head, model_overrides, train_and_report
     from .modeling.heads import ElectraForSeedQA
     from .modeling.load import from_pretrained_checked
     from .tasks import load_split
     from .tasks.qa_features import collate_qa, featurize_qa, write_predictions
     from .tokenizer import load_tokenizer
-    from .training.loop import FineTuner, is_main_process
 
     tokenizer = load_tokenizer(model_dir)
     feat_args = dict(max_seq_length=settings.max_seq_length, doc_stride=settings.doc_stride,
@@ -101,20 +100,8 @@ def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, di
         def loss_fn(model_, batch):
             return model_(**_to_tensors(batch))[0]
 
-        tuner = FineTuner(model, model.electra.config.num_hidden_layers, out, _loop_config(settings),
-                          batches_for_epoch, loss_fn, (lambda m: score("dev")) if "dev" in splits else None, save)
-        tuner.train(resume=settings.resume)
-        if not is_main_process():  # rank 0 evaluates and reports for a multi-GPU run
-            return {}
-        tuner.restore_best()
-    results = {}
-    for split in splits:
-        metrics = score(split)
-        metrics.pop("score")
-        results[split] = metrics
-        line = f"{spec.name}: em: {metrics['em']:.2f} - f1: {metrics['f1']:.2f}"
-        print(f"{split}: {line}")
-        with open(out / "results.txt", "a", encoding="utf-8") as handle:
-            handle.write(f"{split}: {line}\n")
+    results = train_and_report(model, out, settings, list(splits), score,
+                               lambda m: f"{spec.name}: em: {m['em']:.2f} - f1: {m['f1']:.2f}",
+                               (batches_for_epoch, loss_fn, save) if settings.do_train else None)
     (out / "results.json").write_text(json.dumps(results, indent=1))
     return results

@@ -590,7 +590,16 @@ class ElectraHubModule(nn.Layer, TransformerModule):
     def _predict_qa(self, items: list[list[str]], max_seq_len: int):
         """The fine-tuning pipeline's featurization and decoding (``hub/qa.py``), so both give the same span."""
         from ..tasks.qa_features import featurize_qa
+        from ..textio import is_blank
 
+        readable = [i for i, (_, context) in enumerate(items) if not is_blank(context)]
+        if len(readable) < len(items):  # an empty context has no answer; it never fails the other items
+            answered, scores = self._predict_qa([items[i] for i in readable], max_seq_len) if readable else ([], [])
+            results: list[Any] = [spans.NO_ANSWER.as_dict() for _ in items]
+            probs: list[Any] = [0.0 for _ in items]
+            for k, i in enumerate(readable):
+                results[i], probs[i] = answered[k], scores[k]
+            return results, probs
         features = featurize_qa(spans.examples_for(items), self.tokenizer, max_seq_len, self.doc_stride,
                                 spans.MAX_QUERY_LEN)
         ids, types, mask = self._pad([f.input_ids for f in features], [f.token_type_ids for f in features])
