@@ -33,3 +33,8 @@ class StoreError(ElectraError):
 class HubUsageError(ConfigError, RuntimeError):
     """A hub-module call the official PaddleHub module rejects with ``RuntimeError`` (unknown task, embeddings
     from a task module, malformed text-matching input): subclassing it keeps ``except RuntimeError:`` working."""
+
+
+class SettingError(ConfigError, ValueError):
+    """A setting out of range for the data at hand (a window too short for the question, an empty training
+    set): one line on the CLI, and still a ``ValueError`` for library callers who catch that."""

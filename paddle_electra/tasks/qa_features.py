@@ -46,7 +46,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from paddle_electra.errors import DataError
+from paddle_electra.errors import DataError, SettingError
 from paddle_electra.tasks.readers import QAExample
 
 logger = logging.getLogger("paddle_electra.tasks")
@@ -397,11 +397,11 @@ def featurize_qa(
     answer's whitespace word, via ``_improve_answer_span``); ``"offsets"`` labels the annotated occurrence.
     """
     if doc_stride < 1:
-        raise ValueError(f"doc_stride must be >= 1, got {doc_stride}")
+        raise SettingError(f"doc_stride must be >= 1, got {doc_stride}")
     if max_query_length < 1:
-        raise ValueError(f"max_query_length must be >= 1, got {max_query_length}")
+        raise SettingError(f"max_query_length must be >= 1, got {max_query_length}")
     if answer_span not in ("seed", "offsets"):
-        raise ValueError(f"answer_span must be 'seed' or 'offsets', got {answer_span!r}")
+        raise SettingError(f"answer_span must be 'seed' or 'offsets', got {answer_span!r}")
     aligner = _WordAligner(tokenizer)
     label = _answer_tokens_seed if answer_span == "seed" else _answer_tokens_offsets
     cls_token, sep_token = tokenizer.cls_token, tokenizer.sep_token
@@ -418,7 +418,7 @@ def featurize_qa(
         query = tokenizer.tokenize(example.question)[:max_query_length]
         max_tokens_for_doc = max_seq_length - len(query) - 3  # [CLS] q [SEP] doc [SEP]
         if max_tokens_for_doc < 1:
-            raise ValueError(
+            raise SettingError(
                 f"max_seq_length {max_seq_length} leaves no room for the document after a {len(query)}-token "
                 f"question (qid {example.qid!r}); use max_seq_length > max_query_length + 3"
             )
@@ -562,7 +562,7 @@ def postprocess_qa(
     and ``char_start``/``char_end`` (``[start, end)`` in the context; -1 for the no-span placeholder).
     """
     if n_best_size < 1 or max_answer_length < 1:
-        raise ValueError("n_best_size and max_answer_length must be >= 1")
+        raise SettingError("n_best_size and max_answer_length must be >= 1")
     missing = [f.unique_id for f in features if f.unique_id not in results]
     if missing:
         shown = ", ".join(map(str, missing[:5])) + (", …" if len(missing) > 5 else "")

@@ -127,7 +127,9 @@ class FineTuner:
         self.train_model = paddle.DataParallel(model) if self.world > 1 else model
         self.steps_per_epoch = len(batches_for_epoch(0)) // (config.grad_accumulation * self.world)
         if self.steps_per_epoch == 0:
-            raise ValueError("no training batches: the training set is empty")
+            from ..errors import SettingError
+
+            raise SettingError("no training batches: the training set is empty; check the train file")
         self.total_steps = int(self.steps_per_epoch * config.epochs)
         self.optimizer = SeedAdamW(model, config.recipe, self.total_steps, num_layers)
         self.state = TrainState()
