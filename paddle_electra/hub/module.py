@@ -625,9 +625,16 @@ class ElectraHubModule(nn.Layer, TransformerModule):
                        use_gpu: bool = False) -> list[Any]:
         """``hub serving`` entry point: ``predict``'s results as JSON-able lists (token-cls without [CLS]/[SEP]).
 
-        The server runs one thread per connection; predictions are serialised here (one model, one forward)."""
+        The server runs one thread per connection; concurrent requests are micro-batched into one forward
+        (``hub/batching.py``), each validated on its own first, so a bad request fails alone."""
+        from .batching import MicroBatcher
+
+        self._check_data(data)
         with _SERVING_LOCK:
-            results = self.predict(data, max_seq_len=max_seq_len, batch_size=batch_size, use_gpu=use_gpu)
+            if getattr(self, "_batcher", None) is None:
+                self._batcher = MicroBatcher(lambda items, **options: self.predict(
+                    items, batch_size=max(1, len(items)), **options))
+        results = self._batcher.submit(list(data), max_seq_len=max_seq_len, use_gpu=use_gpu)
         if self.task == "token-cls":
             results = [labels[1:-1] for labels in results]
         return results
