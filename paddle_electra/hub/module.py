@@ -630,6 +630,10 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         from .batching import MicroBatcher
 
         self._check_data(data)
+        if os.environ.get("PADDLE_ELECTRA_SERVING_BATCH") == "0":  # one request per forward (for comparison)
+            with _SERVING_LOCK:
+                results = self.predict(data, max_seq_len=max_seq_len, batch_size=batch_size, use_gpu=use_gpu)
+            return [labels[1:-1] for labels in results] if self.task == "token-cls" else results
         with _SERVING_LOCK:
             if getattr(self, "_batcher", None) is None:
                 self._batcher = MicroBatcher(lambda items, **options: self.predict(
