@@ -133,10 +133,6 @@ def get_variant(name: str) -> Variant:
     return CATALOG[canonical]
 
 
-def discriminators() -> list[Variant]:
-    return [v for v in CATALOG.values() if v.role == "discriminator"]
-
-
 def match_sizes(sizes: Sizes, role: Role | None = None) -> list[Variant]:
     """Releases whose architecture equals ``sizes`` (the 180g/legal families share shapes with the original)."""
     return [v for v in CATALOG.values() if v.sizes == sizes and (role is None or v.role == role)]

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Literal
 
-from ..catalog import Role, Sizes
+from ..catalog import Sizes
 
 Kind = Literal["linear", "norm", "embedding", "bias"]
 Head = Literal["discriminator", "generator", "model", "seq-cls", "token-cls", "qa"]
@@ -112,7 +112,6 @@ HF_ARCH: dict[Head, str] = {
     "seq-cls": "ElectraForSequenceClassification", "token-cls": "ElectraForTokenClassification",
     "qa": "ElectraForQuestionAnswering",
 }
-ROLE_HEAD: dict[Role, Head] = {"discriminator": "discriminator", "generator": "generator"}
 
 _TF_SUFFIX = {"linear": {"weight": "kernel", "bias": "bias"}, "norm": {"weight": "gamma", "bias": "beta"}}
 

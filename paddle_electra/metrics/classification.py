@@ -8,10 +8,10 @@ used for ``results.txt``; mirroring it keeps logs diffable against the seed's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["AccuracyScorer", "accuracy", "format_metrics"]
+__all__ = ["accuracy", "format_metrics"]
 
 
 def _as_list(values: Any) -> list[Any]:
@@ -35,32 +35,3 @@ def format_metrics(task: str, metrics: Mapping[str, float]) -> str:
     """The seed's one-line summary: ``task: k1: v1 - k2: v2`` with two decimals, in mapping order."""
     return task + ": " + " - ".join(f"{k}: {v:.2f}" for k, v in metrics.items())
 
-
-class AccuracyScorer:
-    """Accumulates batches like the seed's scorer: accuracy in percent and loss averaged per example."""
-
-    def __init__(self) -> None:
-        self._preds: list[Any] = []
-        self._labels: list[Any] = []
-        self._total_loss = 0.0
-
-    def update(
-        self, preds: Iterable[Any], labels: Iterable[Any], losses: Iterable[float] | None = None
-    ) -> None:
-        """Add one batch; ``losses`` are per-example (the seed sums them and divides by the example count)."""
-        p, y = _as_list(preds), _as_list(labels)
-        if len(p) != len(y):
-            raise ValueError(f"AccuracyScorer.update: {len(p)} predictions but {len(y)} labels")
-        self._preds.extend(p)
-        self._labels.extend(y)
-        if losses is not None:
-            self._total_loss += float(sum(_as_list(losses)))
-
-    def __len__(self) -> int:
-        return len(self._labels)
-
-    def results(self) -> dict[str, float]:
-        """``{"accuracy": percent, "loss": mean loss}`` in the seed's order."""
-        if not self._labels:
-            raise ValueError("AccuracyScorer.results: no examples were added")
-        return {"accuracy": accuracy(self._preds, self._labels), "loss": self._total_loss / len(self._labels)}
