@@ -57,17 +57,22 @@ def _require_role(model_dir: str | Path, role: str, job: str) -> None:
                           f"{hint} — pass the {role} directory or name")
 
 
-def fill_mask(model_dir: str | Path, texts: list[str], top_k: int = 5, max_seq_len: int = 128,
-              model=None, tokenizer=None) -> list[list[MaskPrediction]]:
-    """Top-k tokens for each ``[MASK]`` in each text, from a generator directory."""
+def _prepare(model_dir: str | Path, role: str, job: str, texts: list[str], max_seq_len: int, model, tokenizer):
+    """The model (loaded as ``role`` after checking it is one), its tokenizer and the encoded texts."""
     from .modeling.load import load_model
     from .tokenizer import load_tokenizer
 
     if model is None:
-        _require_role(model_dir, "generator", "fill-mask")
-        model, model_dir = load_model(model_dir, head="generator")
+        _require_role(model_dir, role, job)
+        model, model_dir = load_model(model_dir, head=role)
     tokenizer = tokenizer or load_tokenizer(model_dir)
-    encoded = _encode(tokenizer, texts, max_seq_len)
+    return model, tokenizer, _encode(tokenizer, texts, max_seq_len)
+
+
+def fill_mask(model_dir: str | Path, texts: list[str], top_k: int = 5, max_seq_len: int = 128,
+              model=None, tokenizer=None) -> list[list[MaskPrediction]]:
+    """Top-k tokens for each ``[MASK]`` in each text, from a generator directory."""
+    model, tokenizer, encoded = _prepare(model_dir, "generator", "fill-mask", texts, max_seq_len, model, tokenizer)
     mask_id = tokenizer.convert_tokens_to_ids("[MASK]")
     if not (encoded["input_ids"] == mask_id).any(axis=1).all():
         raise ConfigError("fill-mask needs at least one [MASK] in every text")
@@ -88,14 +93,8 @@ def fill_mask(model_dir: str | Path, texts: list[str], top_k: int = 5, max_seq_l
 def detect_replaced(model_dir: str | Path, texts: list[str], max_seq_len: int = 128,
                     model=None, tokenizer=None) -> list[list[TokenScore]]:
     """Per-token probability of having been replaced, from a discriminator directory (special tokens omitted)."""
-    from .modeling.load import load_model
-    from .tokenizer import load_tokenizer
-
-    if model is None:
-        _require_role(model_dir, "discriminator", "replaced-token detection")
-        model, model_dir = load_model(model_dir, head="discriminator")
-    tokenizer = tokenizer or load_tokenizer(model_dir)
-    encoded = _encode(tokenizer, texts, max_seq_len)
+    model, tokenizer, encoded = _prepare(model_dir, "discriminator", "replaced-token detection", texts, max_seq_len,
+                                         model, tokenizer)
     logits = _forward(model, encoded).reshape(encoded["input_ids"].shape)  # PaddleNLP squeezes batch 1
     probs = 1.0 / (1.0 + np.exp(-logits))
     special = set(tokenizer.all_special_ids)
