@@ -75,7 +75,8 @@ def match_state(model, state: dict[str, Any], weights: Path, source_head: str) -
     """The subset of ``state`` ``model`` takes, after checking every tensor; raises naming what does not fit."""
     import numpy as np
 
-    wanted = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    own = model.state_dict()
+    wanted = {k: tuple(v.shape) for k, v in own.items()}
     bare = not any(k.startswith("electra.") for k in wanted)
     arrays = {(k[len("electra."):] if bare and k.startswith("electra.") else k): v
               for k, v in state.items() if isinstance(v, np.ndarray)}
@@ -111,7 +112,8 @@ def match_state(model, state: dict[str, Any], weights: Path, source_head: str) -
     if fresh:
         log.info("initialised a new %s head (%s) on the %s weights of %s", type(model).__name__,
                  ", ".join(sorted({k.split(".")[0] for k in fresh})), source_head, weights.parent)
-    return {k: arrays[k] for k in wanted if k in arrays}
+    # a fresh head keeps its own initial values (given explicitly, so Paddle does not warn about them)
+    return {k: arrays[k] if k in arrays else own[k] for k in wanted}
 
 
 def load_model(name_or_dir: str | Path, head: Head | None = None, **kwargs: Any):
