@@ -162,3 +162,22 @@ def test_checkpoint_file_pointing_at_another_existing_directory_prefers_the_name
     assert open_tf_checkpoint(d).prefix == str(d / "electra_small.ckpt")
     assert any("in another directory" in r.getMessage() and "the copy in the directory you named" in r.getMessage()
                for r in caplog.records)
+
+
+def test_inspect_plans_every_tensor_from_the_index_alone(tmp_path, tf_hfl_style, capsys):
+    from paddle_electra.convert.inspect import inspect_path
+
+    d = _hfl_copy(tmp_path, tf_hfl_style)
+    (d / "electra_small.ckpt.data-00000-of-00001").unlink()  # a user checking a download before the shard
+    report = inspect_path(d)
+    assert len(report.rows) == 247 and report.kind == "tensorflow"
+    counts = report.counts()
+    assert counts["skipped"] == 165 and counts["discriminator"] + counts["generator"] == 247 - 165
+    assert any("data shard missing: electra_small.ckpt.data-00000-of-00001" in n for n in report.notes)
+    word = next(r for r in report.rows if r.name == "electra/embeddings/word_embeddings")
+    assert "discriminator: electra.embeddings.word_embeddings.weight" in word.destination
+    assert "generator: electra.embeddings.word_embeddings.weight" in word.destination  # tied
+    assert cli(["inspect", str(d)]) == 0 and "skipped: optimizer/training state" in capsys.readouterr().out
+    converted = convert_tf_checkpoint(tf_hfl_style, output=tmp_path / "out")["discriminator"]
+    paddle_report = inspect_path(converted)
+    assert paddle_report.kind == "paddle" and len(paddle_report.rows) == counts["discriminator"]
