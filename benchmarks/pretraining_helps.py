@@ -161,7 +161,8 @@ def write_doc(record: dict) -> None:
                "Pretraining does **not** help at this budget: the discriminator has not yet learned "
                "replaced-token detection beyond the prior (it answers \"original\" almost always), so its weights "
                "are a worse start than a fresh initialisation. ELECTRA-small was pretrained for 1M steps of "
-               f"128 x 128 tokens; this run had {record['pretrain_steps']} steps of 32 x 128 on 2 CPU cores. The pipeline itself learns (both "
+               f"128 x 128 tokens; this run had {record['pretrain_steps']} steps of 32 x 128 on 2 CPU cores. "
+               "The pipeline itself learns (both "
                "fine-tuned arms are far above chance); a longer pretraining run is the open item.")
     lines += [verdict, ""]
     DOC.write_text("\n".join(lines), encoding="utf-8")
