@@ -2,7 +2,8 @@
 
 Why: the server answers each connection on its own thread, but one model can only run one forward at a time;
 run one request after another and 64 concurrent one-text clients cost 64 forwards. Here request threads put
-their items on a bounded queue; one worker takes what arrived within ``max_wait_s`` (up to ``max_items``), runs
+their items on a bounded queue; one worker takes what is queued plus, while requests overlap, what arrives within
+``max_wait_s`` (up to ``max_items``; a lone client never waits), runs
 ``predict`` once on all of them (requests with the same options only), and hands each request its own slice.
 Items are independent of their batch-mates (an item's result does not depend on the rest of its batch), so
 answers are the same as one request at a time. A full queue answers at once with an error instead of queueing
@@ -42,6 +43,7 @@ class MicroBatcher:
         self._queue: queue.Queue[_Request] = queue.Queue(maxsize=max_queued)
         self._held: _Request | None = None  # taken from the queue but with other options: next batch's head
         self.batches = 0  # forwards run (for tests and the benchmark)
+        self._overlapping = False  # did the last batch hold more than one request, or leave some queued?
         threading.Thread(target=self._work, name="electra-microbatch", daemon=True).start()
 
     def submit(self, items: list[Any], **options: Any) -> list[Any]:
@@ -63,7 +65,8 @@ class MicroBatcher:
         first = self._held or self._queue.get()
         self._held = None
         batch, count = [first], len(first.items)
-        deadline = time.monotonic() + self.max_wait_s
+        # wait for company only when requests have been overlapping: a lone client pays no wait
+        deadline = time.monotonic() + (self.max_wait_s if self._overlapping else 0.0)
         while count < self.max_items:
             try:
                 nxt = self._queue.get_nowait()  # already waiting: never left behind for the clock
@@ -85,6 +88,7 @@ class MicroBatcher:
     def _work(self) -> None:
         while True:
             batch = self._next_batch()
+            self._overlapping = len(batch) > 1 or self._held is not None or not self._queue.empty()
             items = [item for request in batch for item in request.items]
             try:
                 results = self._run(items, **dict(batch[0].options))
