@@ -169,3 +169,11 @@ def test_finetune_ner_learns_and_tags(tmp_path, tiny_disc, capsys):
     rc, stdout, _ = _cli(["predict", run / "best_model", "张三在北京"], capsys)
     assert rc == 0 and stdout.startswith("张三在北京\t张/")
     assert len(stdout.split("\t")[1].split()) == 5
+
+
+def test_data_prepare_reads_tagged_sentences_with_the_bio_reader(tmp_path, capsys):
+    src = _conll(tmp_path / "src" / "train.txt")
+    rc, stdout, err = _cli(["data", "prepare", "ner", "--train", src, "--output", tmp_path / "data"], capsys)
+    assert rc == 0, err[-2000:]
+    assert "train: 4 examples" in stdout and "tags: O 7, B-PER 4, I-PER 4, B-LOC 4, I-LOC 4" in stdout
+    assert (tmp_path / "data" / "finetuning_data" / "ner" / "train.txt").is_file()

@@ -15,10 +15,8 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..fs import atomic_dir
-from .readers import LABEL_LIST_FILES, ReadReport, _read_classification, read_label_list, read_qa_json
+from .readers import LABEL_LIST_FILES, ReadReport, read_label_list, read_split
 from .registry import TaskSpec, get_task, normalize_split
-
-SPLIT_FILES = {"train": "train", "dev": "dev", "test": "test"}
 
 
 @dataclass
@@ -31,14 +29,15 @@ class PreparedSplit:
     def describe(self) -> str:
         report = self.report
         line = f"{self.split}: {len(self.examples)} examples from {self.path}"
-        labels = Counter(getattr(e, "label", None) for e in self.examples)
-        if None not in labels:
+        first = self.examples[0]
+        if hasattr(first, "answers"):  # span extraction
+            line += f"; {sum(1 for e in self.examples if e.answers)} with answers"
+        else:  # label balance; for tagged sentences, over tokens
+            labels = Counter(t for e in self.examples for t in e.tags) if hasattr(first, "tags") else Counter(
+                e.label for e in self.examples)
             top = ", ".join(f"{k} {v}" for k, v in labels.most_common(8))
             more = f", … ({len(labels)} labels)" if len(labels) > 8 else ""
-            line += f"; labels: {top}{more}"
-        else:
-            answered = sum(1 for e in self.examples if e.answers)
-            line += f"; {answered} with answers"
+            line += f"; {'tags' if hasattr(first, 'tags') else 'labels'}: {top}{more}"
         for reason, count in report.skipped.items():
             lines = report.skipped_lines.get(reason, [])
             where = (" at " + ", ".join(f"{self.path.name}:{n}" for n in lines[:10])
@@ -67,7 +66,7 @@ def prepare_task(task: str | TaskSpec, files: dict[str, str | Path | None], outp
     inputs = [*given.values(), *([labels] if labels else [])]
     with atomic_dir(target, force=force, inputs=inputs) as tmp:
         for split, path in given.items():
-            shutil.copyfile(path, tmp / f"{SPLIT_FILES[split]}{path.suffix.lower()}")
+            shutil.copyfile(path, tmp / f"{split}{path.suffix.lower()}")
         if labels is not None:
             shutil.copyfile(labels, tmp / LABEL_LIST_FILES[0])
         return _read_back(spec, given, Path(labels) if labels else None)
@@ -80,11 +79,8 @@ def _read_back(spec: TaskSpec, given: dict[str, Path], labels_file: Path | None)
     for split in ("train", "dev", "test"):
         if split not in given:
             continue
-        if spec.kind == "qa":
-            examples, report = read_qa_json(given[split], normalize_split(split))
-        else:
-            examples, report = _read_classification(given[split], spec, normalize_split(split), label_list)
-            if label_list is None and split == "train":
-                label_list = tuple(sorted({e.label for e in examples}))
+        examples, report = read_split(spec, given[split], normalize_split(split), label_list)
+        if spec.kind == "classification" and label_list is None and split == "train":
+            label_list = tuple(sorted({e.label for e in examples}))
         prepared.append(PreparedSplit(split, given[split], examples, report))
     return prepared

@@ -42,6 +42,7 @@ __all__ = [
     "load_split",
     "read_cail_jsonl",
     "read_qa_json",
+    "read_split",
     "read_tsv_examples",
     "save_labels",
     "task_labels",
@@ -750,6 +751,18 @@ def _qa_answers(
 # ----------------------------------------------------------------------------------------------------
 # Entry points
 # ----------------------------------------------------------------------------------------------------
+def read_split(spec: TaskSpec, path: Path, split: str, labels: Sequence[str] | None = None,
+               on_bad_answer: Literal["error", "skip"] = "error") -> tuple[list[Any], ReadReport]:
+    """One split file read by the reader its task kind needs (QA JSON, tagged sentences, or a table)."""
+    if spec.kind == "qa":
+        return read_qa_json(path, split, on_bad_answer)
+    if spec.kind == "token-cls":
+        from paddle_electra.tasks.ner import read_bio
+
+        return read_bio(path, split)
+    return _read_classification(path, spec, split, labels)
+
+
 def load_split(
     task: str | TaskSpec,
     data_dir: str | os.PathLike[str],
@@ -767,12 +780,12 @@ def load_split(
     split = normalize_split(split)
     path = find_split_file(spec, data_dir, split)
     if spec.kind == "qa":
-        examples, report = read_qa_json(path, split, on_bad_answer)
+        examples, report = read_split(spec, path, split, on_bad_answer=on_bad_answer)
         return TaskData(spec, split, path, examples, (), report)
     if spec.kind == "token-cls":
-        from paddle_electra.tasks.ner import read_bio, tag_set
+        from paddle_electra.tasks.ner import tag_set
 
-        examples, report = read_bio(path, split)
+        examples, report = read_split(spec, path, split)
         return TaskData(spec, split, path, examples, tag_set(examples), report)
     if spec.labels is not None:
         examples, report = _read_classification(path, spec, split, spec.labels)
