@@ -301,8 +301,9 @@ def run_finetuning(task: str | Any, data_dir: str | Path, model: str | Path, out
             claim_run_dir(out, identity, settings.resume)
             return _run(spec, data_dir, model_dir, out, settings)
     except BaseException:
-        bookkeeping = {".lock", ".paddle-electra", "run.json"}
-        if created and out.is_dir() and all(p.name in bookkeeping for p in out.iterdir()):
+        from .training.run_identity import BOOKKEEPING
+
+        if created and out.is_dir() and all(p.name in BOOKKEEPING for p in out.iterdir()):
             import shutil  # a run that failed before training leaves no run directory behind
 
             shutil.rmtree(out, ignore_errors=True)

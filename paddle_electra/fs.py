@@ -32,6 +32,7 @@ from typing import Any
 from .errors import StoreError
 
 MARKER_FILE = ".paddle-electra"
+LOCK_FILE = ".lock"
 PAUSE_ENV = "PADDLE_ELECTRA_TEST_PAUSE"
 _pause_hits: dict[str, int] = {}
 
@@ -106,15 +107,19 @@ def _protected(inputs: Iterable[str | os.PathLike[str] | None]) -> list[tuple[Pa
     return found
 
 
+def read_provenance(path: Path) -> dict[str, Any] | None:
+    """Our provenance in ``path/config.json`` (the ``paddle_electra`` key), or None when there is none."""
+    try:
+        config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    meta = config.get("paddle_electra") if isinstance(config, dict) else None
+    return meta if isinstance(meta, dict) else None
+
+
 def is_our_output(path: Path) -> bool:
     """True for a directory this package wrote (its marker, or our provenance key in config.json)."""
-    if (path / MARKER_FILE).is_file():
-        return True
-    try:
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(config, dict) and isinstance(config.get("paddle_electra"), dict)
+    return (path / MARKER_FILE).is_file() or read_provenance(path) is not None
 
 
 def refuse_protected(target: Path, inputs: Iterable[str | os.PathLike[str] | None] = ()) -> None:
@@ -194,11 +199,7 @@ def atomic_dir(target: Path, *, force: bool = False, fingerprint: str | None = N
     target = Path(target).expanduser().absolute()
     if target.parent.is_dir():
         clean_stale(target)
-    existing = None
-    if target.is_dir():
-        with contextlib.suppress(OSError, ValueError):
-            existing = json.loads((target / "config.json").read_text(encoding="utf-8")).get(
-                "paddle_electra", {}).get("fingerprint")
+    existing = (read_provenance(target) or {}).get("fingerprint") if target.is_dir() else None
     guard_output(target, force=force, inputs=inputs, fingerprint=fingerprint, existing_fingerprint=existing,
                  owned=replace_own)
     _check_writable(target.parent)
@@ -248,11 +249,11 @@ def atomic_file(target: Path, mode: str = "w", **open_kwargs: Any) -> Iterator[A
 
 @contextlib.contextmanager
 def locked(directory: Path, what: str = "this output") -> Iterator[None]:
-    """An exclusive lock on ``directory`` (a ``.lock`` file, ``flock``): a second writer fails at once."""
+    """An exclusive lock on ``directory`` (a :data:`LOCK_FILE`, ``flock``): a second writer fails at once."""
     import fcntl
 
     directory.mkdir(parents=True, exist_ok=True)
-    handle = open(directory / ".lock", "a+")  # noqa: SIM115 - closed below
+    handle = open(directory / LOCK_FILE, "a+")  # noqa: SIM115 - closed below
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -15,8 +15,7 @@ from typing import Any
 
 from .catalog import CATALOG, get_variant
 from .errors import ConfigError, StoreError
-from .fs import atomic_dir, pause_point  # noqa: F401 - re-exported: the store writes through these
-from .fs import write_json as _write_json
+from .fs import atomic_dir, pause_point, read_provenance, write_json  # noqa: F401 - re-exported for writers
 
 HOME_ENV = "PADDLE_ELECTRA_HOME"
 CONFIG_FILE = "config.json"
@@ -84,14 +83,7 @@ def installed() -> list[str]:
 
 
 def read_meta(model_dir: Path) -> dict[str, Any]:
-    try:
-        return json.loads((model_dir / CONFIG_FILE).read_text(encoding="utf-8")).get(META_KEY, {})
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    _write_json(path, data)
+    return read_provenance(model_dir) or {}
 
 
 def stamp_model_dir(directory: Path, **meta: Any) -> None:

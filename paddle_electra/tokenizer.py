@@ -12,8 +12,8 @@ from .errors import ConfigError
 def read_vocab(vocab: Path) -> list[str]:
     """The vocab's tokens, one per line, refusing what would silently shift or remap ids.
 
-    A UTF-8 BOM would make the first token ``\\ufeff[PAD]`` (so ``[PAD]`` is no longer id 0); a duplicate token
-    maps both lines to one id; blank lines are tokens nobody can type. Each is an error naming the line.
+    A UTF-8 BOM would make the first token ``\\ufeff[PAD]`` (so ``[PAD]`` is no longer id 0) and a duplicate token
+    maps two lines to one id: each is an error naming the line.
     """
     try:
         raw = Path(vocab).read_bytes()

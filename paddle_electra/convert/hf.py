@@ -7,7 +7,6 @@ shapes, not from config.json, because two hfl uploads ship a wrong one (see ``ca
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,11 +81,9 @@ def detect_head(names: set[str]) -> Head:
 
 
 def _fingerprint(weights: Path) -> str:
-    digest = hashlib.sha256()
-    with open(weights, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return "hf:" + digest.hexdigest()[:32]
+    from ..fs import sha256_file
+
+    return "hf:" + sha256_file(weights)[:32]
 
 
 def _check_tied_head(source: TensorSource, prefixed: bool) -> None:

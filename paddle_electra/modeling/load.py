@@ -119,11 +119,10 @@ def match_state(model, state: dict[str, Any], weights: Path, source_head: str) -
 def load_model(name_or_dir: str | Path, head: Head | None = None, **kwargs: Any):
     """``(model, model_dir)`` in eval mode; ``head`` defaults to the one stored (discriminator for disc dirs).
 
-    The config is validated first so a directory missing sizes fails with our message, not PaddleNLP's
-    fallback to its own (wrong) default vocab size.
+    :func:`from_pretrained_checked` validates the config first, so a directory missing sizes fails with our
+    message, not PaddleNLP's fallback to its own (wrong) default vocab size.
     """
     model_dir = resolve(name_or_dir)
-    sizes_from_dict(read_config_json(model_dir / CONFIG_FILE), str(model_dir / CONFIG_FILE))
     head = head or stored_head(model_dir)
     model = from_pretrained_checked(model_class(head), model_dir, **kwargs)
     model.eval()

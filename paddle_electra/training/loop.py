@@ -9,7 +9,6 @@ a write leaves the previous checkpoint as the latest complete one.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import math
@@ -25,7 +24,7 @@ import numpy as np
 import paddle
 
 from ..checkpoint.pdparams import load_pdparams, load_pickle_safely
-from ..fs import atomic_dir, pause_point
+from ..fs import atomic_dir, pause_point, sha256_file
 from .optim import RecipeConfig, SeedAdamW
 
 log = logging.getLogger("paddle_electra.training")
@@ -70,17 +69,9 @@ def is_main_process() -> bool:
     return paddle.distributed.get_rank() == 0
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _seal(directory: Path) -> None:
     """Write COMPLETE last: it lists a checksum for every file, so a half-written checkpoint is never trusted."""
-    sums = {p.name: _sha256(p) for p in sorted(directory.iterdir()) if p.is_file()}
+    sums = {p.name: sha256_file(p) for p in sorted(directory.iterdir()) if p.is_file()}
     (directory / "COMPLETE").write_text(json.dumps(sums, indent=1))
 
 
@@ -90,7 +81,7 @@ def is_complete(directory: Path) -> bool:
         sums = json.loads(marker.read_text())
     except (OSError, json.JSONDecodeError):
         return False
-    return all((directory / n).is_file() and _sha256(directory / n) == s for n, s in sums.items())
+    return all((directory / n).is_file() and sha256_file(directory / n) == s for n, s in sums.items())
 
 
 def _atomic_save_dir(target: Path, write: Callable[[Path], None]) -> None:

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
-from ..fs import MARKER_FILE, atomic_file, is_our_output
+from ..fs import LOCK_FILE, MARKER_FILE, atomic_file, is_our_output
 
 log = logging.getLogger("paddle_electra.training")
 RUN_FILE = "run.json"
+BOOKKEEPING = frozenset({LOCK_FILE, MARKER_FILE, RUN_FILE})  # what claiming a run directory writes
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
@@ -42,7 +43,7 @@ def claim_run_dir(out: Path, identity: dict[str, Any], resume: bool) -> None:
 
 def check_run_dir(out: Path, identity: dict[str, Any], resume: bool) -> None:
     """Raise unless ``out`` is empty, absent, or this same run (writes nothing: safe before taking the lock)."""
-    entries = [p for p in out.iterdir() if p.name != ".lock"] if out.is_dir() else []
+    entries = [p for p in out.iterdir() if p.name != LOCK_FILE] if out.is_dir() else []
     run_file = out / RUN_FILE
     if entries and not is_our_output(out) and not run_file.is_file():
         raise StoreError(f"{out} holds files paddle-electra did not write; choose a new, empty --output")
