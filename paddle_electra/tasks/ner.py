@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError
-from ..textio import detect_encoding, is_blank
-from .readers import ReadReport, _finish
+from ..textio import is_blank
+from .readers import ReadReport, _finish, text_encoding
 
 log = logging.getLogger("paddle_electra.tasks")
 
@@ -47,10 +47,7 @@ def read_bio(path: str | Path, split: str) -> tuple[list[TokenExample], ReadRepo
     """Read one split of tagged sentences (see module docstring)."""
     path = Path(path)
     report = ReadReport(path=path, split=split)
-    encoding = detect_encoding(path)
-    if encoding != "utf-8":
-        report.warnings[f"read as {encoding.upper()} (not UTF-8)"] += 1
-    text = path.read_bytes().decode("utf-8-sig" if encoding == "utf-8" else encoding)
+    text = path.read_bytes().decode(text_encoding(path, report))
     reader = _read_jsonl if path.suffix.lower() in (".jsonl", ".json") else _read_conll
     examples = reader(path, text, split)
     return _finish(examples, report)

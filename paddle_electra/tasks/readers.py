@@ -172,15 +172,23 @@ def find_split_file(task: str | TaskSpec, data_dir: str | os.PathLike[str], spli
     return chosen
 
 
+def text_encoding(path: Path, report: ReadReport | None = None) -> str:
+    """The codec to read ``path`` with: ``utf-8-sig`` (a BOM is dropped) or ``gb18030``, noted in ``report``."""
+    encoding = detect_encoding(path)
+    if encoding == "utf-8":
+        return "utf-8-sig"
+    if report is not None:
+        report.warnings[f"read as {encoding.upper()} (not UTF-8)"] += 1
+    return encoding
+
+
 def _iter_lines(path: Path, report: ReadReport | None = None) -> Iterator[tuple[int, str]]:
     """Yield (1-based line number, text) with BOM and line endings removed, in the file's own encoding.
 
     UTF-8 (with or without BOM) or GB18030/GBK (CAIL 2018's train is GB18030), detected over the whole file;
     the encoding used is noted in the report. Lines are split on ``\\n`` only.
     """
-    encoding = detect_encoding(path)
-    if encoding != "utf-8" and report is not None:
-        report.warnings[f"read as {encoding.upper()} (not UTF-8)"] += 1
+    encoding = text_encoding(path, report).replace("utf-8-sig", "utf-8")  # line 1's BOM is dropped below
     try:
         fh = path.open("rb")
     except OSError as exc:
@@ -223,10 +231,7 @@ def _iter_rows(path: Path, report: ReadReport) -> Iterator[tuple[int, list[str] 
 def _iter_csv(path: Path, report: ReadReport) -> Iterator[tuple[int, list[str]]]:
     import csv
 
-    encoding = detect_encoding(path)
-    if encoding != "utf-8":
-        report.warnings[f"read as {encoding.upper()} (not UTF-8)"] += 1
-    with open(path, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as handle:
+    with open(path, encoding=text_encoding(path, report), newline="") as handle:
         reader = csv.reader(handle)
         start = 1
         try:
