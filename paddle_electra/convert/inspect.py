@@ -100,19 +100,22 @@ def _inspect_hf(path: str | os.PathLike[str]) -> Inspection:
 
     conversion = plan_hf(path)
     where = _destinations({conversion.head: conversion.plan})
-    rows = [TensorRow(name, tuple(shape), _hf_dtype(conversion, name), " + ".join(where.get(name, ["?"])))
+    dtypes = _hf_dtypes(conversion)
+    rows = [TensorRow(name, tuple(shape), dtypes[name], " + ".join(where.get(name, ["?"])))
             for name, shape in sorted(conversion.source.shapes.items())]
     role = conversion.head if conversion.head in ("discriminator", "generator") else None
     releases = {conversion.head: [v.name for v in match_sizes(conversion.plan.sizes, role)]}
     return Inspection(str(conversion.weights), "huggingface", rows, releases)
 
 
-def _hf_dtype(conversion, name: str) -> str:
+def _hf_dtypes(conversion) -> dict[str, str]:
+    """Each tensor's dtype: from the safetensors header (one read), else from the loaded .bin tensors."""
     if conversion.weights.suffix == ".safetensors":
         from ..checkpoint.safetensors_io import SafetensorsReader
 
-        return str(SafetensorsReader(conversion.weights)._entries[name]["dtype"]).lower()
-    return str(conversion.source.read(name).dtype)
+        entries = SafetensorsReader(conversion.weights)._entries
+        return {name: str(entry["dtype"]).lower() for name, entry in entries.items()}
+    return {name: str(conversion.source.read(name).dtype) for name in conversion.source.shapes}
 
 
 def _inspect_paddle(path: Path) -> Inspection:

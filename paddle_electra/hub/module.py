@@ -80,6 +80,11 @@ def OfficialCompatibleVersion(version: Any):  # noqa: N802 - used like a class i
     return _version_class()(str(version))
 
 
+def _fields(signature: str) -> dict[str, str]:
+    """``task=seq-cls|head=seed|...`` as a dict."""
+    return dict(part.split("=", 1) for part in signature.split("|") if "=" in part)
+
+
 def _accuracy(pred: paddle.Tensor, labels: paddle.Tensor) -> float:
     keep = labels != IGNORE
     total = int(keep.astype("int64").sum())
@@ -266,17 +271,18 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         recorded = state.pop(SIGNATURE_KEY, None)
         if recorded is not None:
             trained = bytes(np.asarray(recorded, dtype=np.uint8)).decode("utf-8", "replace")
-            same = trained.rsplit("|classes=", 1)[0] == self._signature().rsplit("|classes=", 1)[0]
-            if not same:  # (a different class count gets its own message below)
-                wanted = dict(part.split("=", 1) for part in trained.split("|") if "=" in part)
+            wanted, mine = _fields(trained), _fields(self._signature())
+            wanted.pop("classes", None)
+            mine.pop("classes", None)
+            if wanted != mine:  # (a different class count gets its own message below)
                 hint = {"paddlenlp": "; it has PaddleNLP's 2-layer classifier: pass head='paddlenlp'",
                         "seed": "; it has the seed's 1-layer classifier: pass head='seed'"}.get(
                     wanted.get("head"), "") if wanted.get("task") == self.task else ""
                 raise ConfigError(f"{self._label()}: {file} was trained as {trained.replace('|', ', ')}, this module "
                                   f"is {self._signature().replace('|', ', ')}; construct it with "
                                   f"task={wanted.get('task')!r}, head={wanted.get('head')!r}{hint}")
-        state[SIGNATURE_KEY] = self.state_dict()[SIGNATURE_KEY]
         own = self.state_dict()
+        state[SIGNATURE_KEY] = own[SIGNATURE_KEY]
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         for key in (k for k in own if k in state):
@@ -600,8 +606,8 @@ class ElectraHubModule(nn.Layer, TransformerModule):
             for k, i in enumerate(readable):
                 results[i], probs[i] = answered[k], scores[k]
             return results, probs
-        features = featurize_qa(spans.examples_for(items), self.tokenizer, max_seq_len, self.doc_stride,
-                                spans.MAX_QUERY_LEN)
+        examples = spans.examples_for(items)
+        features = featurize_qa(examples, self.tokenizer, max_seq_len, self.doc_stride, spans.MAX_QUERY_LEN)
         ids, types, mask = self._pad([f.input_ids for f in features], [f.token_type_ids for f in features])
         out = [t.numpy() for t in self(input_ids=ids, token_type_ids=types, attention_mask=mask)]
         if self.head == "seed":
@@ -609,7 +615,7 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         else:
             results = {f.unique_id: spans.beam_from_logits(out[0][k][:len(f.input_ids)], out[1][k][:len(f.input_ids)])
                        for k, f in enumerate(features)}
-        decoded = spans.decode(items, features, results, self.max_answer_len)
+        decoded = spans.decode(examples, features, results, self.max_answer_len)
         return [span.as_dict() for span in decoded], [span.score for span in decoded]
 
     def get_embedding(self, data: list[list[str]], use_gpu: bool = False, max_seq_len: int = 128,
@@ -633,12 +639,12 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         if os.environ.get("PADDLE_ELECTRA_SERVING_BATCH") == "0":  # one request per forward (for comparison)
             with _SERVING_LOCK:
                 results = self.predict(data, max_seq_len=max_seq_len, batch_size=batch_size, use_gpu=use_gpu)
-            return [labels[1:-1] for labels in results] if self.task == "token-cls" else results
-        with _SERVING_LOCK:
-            if getattr(self, "_batcher", None) is None:
-                self._batcher = MicroBatcher(lambda items, **options: self.predict(
-                    items, batch_size=max(1, len(items)), **options))
-        results = self._batcher.submit(list(data), max_seq_len=max_seq_len, use_gpu=use_gpu)
+        else:
+            with _SERVING_LOCK:
+                if getattr(self, "_batcher", None) is None:
+                    self._batcher = MicroBatcher(lambda items, **options: self.predict(
+                        items, batch_size=max(1, len(items)), **options))
+            results = self._batcher.submit(list(data), max_seq_len=max_seq_len, use_gpu=use_gpu)
         if self.task == "token-cls":
             results = [labels[1:-1] for labels in results]
         return results

@@ -61,12 +61,12 @@ def examples_for(items: Sequence[Sequence[str]]) -> list[QAExample]:
     return [QAExample(f"item-{i}", question, context, ()) for i, (question, context) in enumerate(items)]
 
 
-def decode(items: Sequence[Sequence[str]], features: Sequence[QAFeature], results: dict[int, Any],
+def decode(examples: Sequence[QAExample], features: Sequence[QAFeature], results: dict[int, Any],
            max_answer_len: int = MAX_ANSWER_LEN) -> list[Span]:
-    """The best span per item, by the seed's post-processing (the same call fine-tuning evaluation makes)."""
-    predictions, nbest = postprocess_qa(examples_for(items), features, results, N_BEST, max_answer_len)
+    """The best span per example, by the seed's post-processing (the same call fine-tuning evaluation makes)."""
+    _, nbest = postprocess_qa(examples, features, results, N_BEST, max_answer_len)
     spans = []
-    for example in examples_for(items):
+    for example in examples:
         best = nbest[example.qid][0]
         if best["char_start"] < 0:
             spans.append(NO_ANSWER)
