@@ -12,7 +12,7 @@ One run measures, on the same machine with the same thread count for every frame
 * **eval on short pairs** (synthetic LCQMC-like sentence pairs) with batches padded to ``max_seq_length`` vs
   length-bucketed by :func:`paddle_electra.training.features.eval_batches`;
 * the machine's **float32 GEMM peak** (2048² matmul in numpy, torch and Paddle), so every figure is also given
-  as a fraction of it (FLOPs per example from the config: :func:`paddle_electra.perf.electra_flops_per_example`).
+  as a fraction of it (FLOPs per example from the config: :func:`electra_flops_per_example` below).
 
 Every framework runs in its own subprocess (so one's thread pools and MKL settings do not leak into another's)
 with ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` and the framework's own thread setting equal to ``--threads``.
@@ -69,6 +69,19 @@ NUM_LABELS = 2
 
 
 # =========================================================================================== worker side
+def electra_flops_per_example(sizes, seq_len: int, with_embeddings_project: bool | None = None) -> float:
+    """Forward FLOPs (2 per multiply-add) of the ELECTRA encoder for one example of ``seq_len`` tokens.
+
+    Counts every matmul: the embedding projection (when E != H), Q/K/V/output projections, QKᵀ and PV, and
+    the two FFN layers. Element-wise work (softmax, LayerNorm, GELU) is not counted. Heads are not counted.
+    """
+    e, h, layers, inter = sizes.embedding_size, sizes.hidden_size, sizes.num_hidden_layers, sizes.intermediate_size
+    project = (e != h) if with_embeddings_project is None else with_embeddings_project
+    n = seq_len
+    per_layer = 2 * n * h * (4 * h + 2 * inter) + 2 * 2 * n * n * h
+    return float(layers * per_layer + (2 * n * e * h if project else 0))
+
+
 def _sizes(model: str):
     from paddle_electra.catalog import SIZE_TABLE
 
@@ -139,7 +152,7 @@ def _setup_threads(framework: str, threads: int) -> None:
         return  # Paddle's defaults: one BLAS thread, MKL's generic dispatch on AMD
     if framework.startswith(("ours", "paddlenlp", "gemm-paddle")):
         if framework.startswith("ours") or framework == "gemm-paddle":
-            from paddle_electra.perf import tune_cpu
+            from paddle_electra.runtime import tune_cpu
 
             tune_cpu(threads)  # what predict/finetune do: all cores + AVX2 MKL on AMD
         else:  # stock Paddle, only its thread count pinned like the others
@@ -170,7 +183,7 @@ def _inference_runner(framework: str, model: str, threads: int, workdir: Path):
             return fn
         return make
     if framework.startswith("ours-inference"):
-        from paddle_electra.export import FastPredictor, export_model
+        from paddle_electra.inference import FastPredictor, export_model
 
         out = export_model(None, workdir / "export-paddle", model=_paddle_model(model, stock=False))
         predictor = FastPredictor(out, threads=threads, onednn=framework != "ours-inference-mkl",
@@ -302,7 +315,7 @@ def _bucket(framework: str, threads: int, repeats: int, pairs: int, max_seq: int
         rows.append(Encoded(ids + [102], [0] * (a + 2) + [1] * (b + 1), 0))
     lengths = [len(r.input_ids) for r in rows]
     if framework == "ours-inference":
-        from paddle_electra.export import FastPredictor, export_model
+        from paddle_electra.inference import FastPredictor, export_model
 
         workdir = Path(tempfile.mkdtemp(prefix="bench-bucket-"))
         predictor = FastPredictor(export_model(None, workdir / "e", model=_paddle_model("small", False)),
@@ -398,7 +411,6 @@ def _stats(values: list[float]) -> tuple[float, float, float]:
 
 
 def _flops(model: str, seq: int) -> float:
-    from paddle_electra.perf import electra_flops_per_example
 
     return electra_flops_per_example(_sizes(model), seq)
 
@@ -422,8 +434,8 @@ def render(rows: list[dict], meta: dict) -> str:
         f"of a fast cell loops the call for ≥ {meta['min_repeat_s']} s. Random weights, sequence-classification "
         "head, every token real (no padding) unless said otherwise.",
         "* FLOPs per example are counted from the config (every matmul of the encoder, 2 per multiply-add; "
-        "`paddle_electra.perf.electra_flops_per_example`); *% peak* = achieved FLOP/s ÷ the float32 GEMM peak "
-        "below.",
+        "`benchmarks/bench_inference.py:electra_flops_per_example`); *% peak* = achieved FLOP/s ÷ the float32 GEMM "
+        "peak below.",
         "",
         "## Float32 GEMM peak (2048² matmul)",
         "",
@@ -604,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="small", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads is None:
-        from paddle_electra.perf import default_threads
+        from paddle_electra.runtime import default_threads
 
         args.threads = default_threads()
     if args.repeats < 5 and not args.worker:
@@ -648,7 +660,7 @@ def main(argv: list[str] | None = None) -> int:
         for fw in ("ours-eager", "ours-inference"):
             rows += _spawn(args, fw, ["--part", "bucket", "--pairs", str(args.pairs), "--max-seq",
                                       str(args.max_seq)], log)
-    from paddle_electra.perf import cpu_model
+    from paddle_electra.runtime import cpu_model
 
     meta = {"command": " ".join(shlex.quote(a) for a in [".venv/bin/python", "benchmarks/bench_inference.py",
                                                           *(argv if argv is not None else sys.argv[1:])]),

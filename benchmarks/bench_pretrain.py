@@ -20,7 +20,7 @@ throughput (WordPiece tokenisation + packing + masking, one process). Run from t
 
 The results replace the generated section of docs/pretraining.md (``--doc -`` prints it instead).
 ``--threads`` pins the math-library threads of both frameworks (default: all cores); the Paddle side runs with
-:func:`paddle_electra.perf.tune_cpu`, as ``paddle-electra pretrain`` does.
+:func:`paddle_electra.runtime.tune_cpu`, as ``paddle-electra pretrain`` does.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def bench_paddle(batches, warmup: int, device: str) -> dict[str, float]:
 
     paddle.set_device(device)
     if device == "cpu":
-        from paddle_electra.perf import tune_cpu
+        from paddle_electra.runtime import tune_cpu
 
         tune_cpu(int(os.environ["OMP_NUM_THREADS"]))
     paddle.seed(0)
@@ -219,7 +219,7 @@ def _versions() -> str:
 
 def _cpu() -> str:
     try:
-        from paddle_electra.perf import cpu_model
+        from paddle_electra.runtime import cpu_model
 
         return cpu_model()
     except Exception:  # noqa: BLE001 - only a label

@@ -10,8 +10,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from paddle_electra.perf import select_device  # noqa: E402
-from paddle_electra.predict import predict_texts  # noqa: E402
+from paddle_electra.inference import predict_texts  # noqa: E402
+from paddle_electra.runtime import select_device  # noqa: E402
 
 
 def main(model: str, device: str) -> int:

@@ -319,10 +319,10 @@ def _predict_args(p: argparse.ArgumentParser) -> None:
 
 @command("predict", "classify texts (or text pairs 'A|||B') with a fine-tuned model", _predict_args)
 def _predict(args: argparse.Namespace) -> int:
-    from .predict import predict_texts, read_labels
+    from .inference import predict_texts, read_labels
 
     if read_labels(Path(args.model))[0].get("head") == "token-cls":  # a NER model: one tag per character
-        from .finetune_ner import tag_texts
+        from .finetune.ner import tag_texts
 
         for text, tagged in zip(args.texts, tag_texts(args.model, args.texts, args.max_seq_length)):
             print(text + "\t" + " ".join(f"{ch}/{tag}" for ch, tag in tagged))
@@ -385,7 +385,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 
 @command("export", "export a model for Paddle Inference (oneDNN/TensorRT) or ONNX Runtime", _export_args)
 def _export(args: argparse.Namespace) -> int:
-    from .export import export_model
+    from .inference import export_model
 
     print(export_model(args.model, args.output, format=args.format, head=args.head))
     return 0
@@ -500,6 +500,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _setup_logging(args.debug, args.quiet)
         if args.command not in _WITHOUT_PADDLE:
+            from .runtime import tune_process
+
+            tune_process()  # this process only: AVX2 GEMM kernels of Paddle's MKL on AMD, before any matmul
             import paddle  # noqa: F401 - Paddle installs its own SIGTERM handler at import; ours must come after
         try:
             previous = signal.signal(signal.SIGTERM, _terminate)  # SIGTERM unwinds like Ctrl-C: temp files removed

@@ -38,3 +38,7 @@ class HubUsageError(ConfigError, RuntimeError):
 class SettingError(ConfigError, ValueError):
     """A setting out of range for the data at hand (a window too short for the question, an empty training
     set): one line on the CLI, and still a ``ValueError`` for library callers who catch that."""
+
+
+class CompatError(ElectraError):
+    """An installed Paddle / PaddleNLP / PaddleHub moved an internal this package relies on (see ``compat``)."""

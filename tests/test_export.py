@@ -83,7 +83,7 @@ def _check_parity(predictor, model, squeeze_disc: bool = False) -> None:
 # ------------------------------------------------------------------------------------------------ parity
 @pytest.mark.parametrize("fmt", ["paddle", pytest.param("onnx", marks=needs_onnx)])
 def test_discriminator_export_matches_eager(tiny, tmp_path, fmt):
-    from paddle_electra.export import FastPredictor, export_model, read_export_meta
+    from paddle_electra.inference import FastPredictor, export_model, read_export_meta
     from paddle_electra.modeling.load import load_model
 
     out = export_model(tiny["discriminator"], tmp_path / fmt, format=fmt)
@@ -97,8 +97,7 @@ def test_discriminator_export_matches_eager(tiny, tmp_path, fmt):
 
 @pytest.mark.parametrize("fmt", ["paddle", pytest.param("onnx", marks=needs_onnx)])
 def test_finetuned_classifier_export_matches_eager(finetuned, tmp_path, fmt):
-    from paddle_electra.export import FastPredictor, export_model
-    from paddle_electra.predict import load_finetuned
+    from paddle_electra.inference import FastPredictor, export_model, load_finetuned
 
     out = export_model(finetuned, tmp_path / fmt, format=fmt)
     assert json.loads((out / "labels.json").read_text())["labels"] == ["a", "b", "c"]
@@ -111,8 +110,7 @@ def test_finetuned_classifier_export_matches_eager(finetuned, tmp_path, fmt):
 
 def test_export_keeps_dropout_of_a_training_model(finetuned, tmp_path):
     """Exporting a model in train mode exports the eval graph and leaves the caller's dropout rates alone."""
-    from paddle_electra.export import FastPredictor, export_model
-    from paddle_electra.predict import load_finetuned
+    from paddle_electra.inference import FastPredictor, export_model, load_finetuned
 
     model, _, _ = load_finetuned(finetuned)
     model.train()
@@ -124,8 +122,9 @@ def test_export_keeps_dropout_of_a_training_model(finetuned, tmp_path):
 
 # ------------------------------------------------------------------------------------------ fast predict
 def test_predict_fast_equals_eager_and_exports_once(finetuned):
-    from paddle_electra import export
-    from paddle_electra.predict import predict_texts
+    from paddle_electra.inference import export as export_module
+    from paddle_electra.inference import fast as fast_module
+    from paddle_electra.inference import predict_texts
 
     eager = predict_texts(finetuned, TEXTS, max_seq_length=16, batch_size=3)
     fast = predict_texts(finetuned, TEXTS, max_seq_length=16, batch_size=3, fast=True)
@@ -134,19 +133,18 @@ def test_predict_fast_equals_eager_and_exports_once(finetuned):
         assert f.probabilities.keys() == e.probabilities.keys()
         assert max(abs(f.probabilities[k] - e.probabilities[k]) for k in e.probabilities) <= TOL
     target = finetuned / "export-paddle"
-    assert export.is_export_dir(target)
+    assert export_module.is_export_dir(target)
     stamp = (target / "model.pdiparams").stat().st_mtime_ns
     again = predict_texts(finetuned, TEXTS[:1], max_seq_length=16, fast=True)
     assert again[0].label == eager[0].label
     assert (target / "model.pdiparams").stat().st_mtime_ns == stamp  # reused, not re-exported
-    assert len({id(p) for p in export._PREDICTORS.values()}) == len(export._PREDICTORS)
+    assert len({id(p) for p in fast_module._PREDICTORS.values()}) == len(fast_module._PREDICTORS)
 
 
 def test_fast_path_re_exports_when_weights_change(finetuned, tmp_path):
     import paddle
 
-    from paddle_electra.export import read_export_meta
-    from paddle_electra.predict import predict_texts
+    from paddle_electra.inference import predict_texts, read_export_meta
 
     run = tmp_path / "best_model"
     shutil.copytree(finetuned, run, ignore=shutil.ignore_patterns("export-*"))
@@ -165,7 +163,7 @@ def test_fast_path_re_exports_when_weights_change(finetuned, tmp_path):
 
 def test_cli_export_and_predict_fast(finetuned, tmp_path, capsys):
     from paddle_electra.cli import main
-    from paddle_electra.export import read_export_meta
+    from paddle_electra.inference import read_export_meta
 
     assert main(["export", str(finetuned), "--format", "paddle", "-o", str(tmp_path / "exp")]) == 0
     assert capsys.readouterr().out.strip().endswith(str(tmp_path / "exp"))
@@ -204,12 +202,12 @@ def test_hub_predict_use_fast_equals_eager_and_follows_new_weights(tiny, task):
 
 # ------------------------------------------------------------------------------------------------ errors
 def test_unknown_format_and_missing_export(tiny, tmp_path):
-    from paddle_electra.export import FastPredictor, export_and_load, export_model
+    from paddle_electra.inference import FastPredictor, export_model, fast_predictor
 
     with pytest.raises(ConfigError, match="unknown export format 'tflite'"):
         export_model(tiny["discriminator"], tmp_path / "x", format="tflite")
     with pytest.raises(ConfigError, match="unknown export format"):
-        export_and_load(tiny["discriminator"], format="tflite")
+        fast_predictor(tiny["discriminator"], format="tflite")
     with pytest.raises(ConfigError, match="not an export directory"):
         FastPredictor(tmp_path)
     with pytest.raises(ConfigError, match="needs a model directory or a model"):
@@ -219,7 +217,7 @@ def test_unknown_format_and_missing_export(tiny, tmp_path):
 def test_onnx_without_the_extra_says_how_to_install(tiny, tmp_path, monkeypatch):
     import importlib
 
-    from paddle_electra.export import export_model
+    from paddle_electra.inference import export_model
 
     real = importlib.import_module
 

@@ -53,7 +53,8 @@ def test_tiny_model_overfits_32_examples(tmp_path, tiny_disc, capsys):
 def test_resume_after_kill_continues_from_last_checkpoint(tmp_path, tiny_disc):
     import paddle
 
-    from paddle_electra.finetune import _loop_config, _run_classification  # noqa: F401
+    from paddle_electra.finetune.classification import run_classification  # noqa: F401
+    from paddle_electra.finetune.settings import loop_config  # noqa: F401
     from paddle_electra.modeling.heads import ElectraForSeedClassification
     from paddle_electra.tasks import load_split
     from paddle_electra.tokenizer import load_tokenizer

@@ -565,7 +565,7 @@ def test_hub_qa_and_fine_tuning_evaluation_pick_the_same_span(hub, head):
     """One pipeline: the hub's predict and fine-tuning's evaluation decode the same weights identically."""
     from types import SimpleNamespace
 
-    from paddle_electra.finetune_qa import predict_qa
+    from paddle_electra.finetune.qa import predict_qa
     from paddle_electra.hub import qa as spans
     from paddle_electra.tasks.qa_features import featurize_qa
 

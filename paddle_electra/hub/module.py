@@ -547,7 +547,7 @@ class ElectraHubModule(nn.Layer, TransformerModule):
                 self.task == "text-matching":
             raise ConfigError(f"{self._label()}: use_fast supports tasks seq-cls, token-cls and text-matching with "
                               f"matching='cross', not {self.task!r}; call predict without use_fast")
-        from ..export import ModelExport
+        from ..inference.fast import ModelExport
 
         if getattr(self, "_fast", None) is None or self._fast.device != device:
             self._fast = ModelExport(self.model, device=device)

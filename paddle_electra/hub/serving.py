@@ -19,37 +19,6 @@ DEFAULT_HOST = "127.0.0.1"
 CONNECTION_TIMEOUT_S = 30
 
 
-def _patch_paddlehub(host: str) -> None:
-    import paddlehub.commands.serving as serving_command
-    from paddlehub.server.server import CacheUpdater
-    from paddlehub.serving import app_compat
-
-    CacheUpdater.run = lambda self: None  # no statistics requests to PaddleHub's server
-
-    def run(configs: dict | None = None, port: int = 8866) -> None:
-        from werkzeug.serving import WSGIRequestHandler
-
-        class TimedHandler(WSGIRequestHandler):
-            timeout = CONNECTION_TIMEOUT_S  # a client that stalls is dropped, never holds the others up
-
-        if configs is None:
-            raise SystemExit("hub serving: no module configuration")
-        app_compat.config_with_file(configs)
-        # one thread per connection, so a slow client cannot block the rest; the module predicts under a lock
-        app_compat.create_app(init_flag=True).run(host=host, port=int(port), debug=False, threaded=True,
-                                                  request_handler=TimedHandler)
-
-    app_compat.run = run  # the single-process server ServingCommand starts by default
-
-    class LocalApplication(serving_command.StandaloneApplication):
-        def __init__(self, app, options=None):
-            options = dict(options or {})
-            options["bind"] = f"{host}:{str(options.get('bind', '')).rsplit(':', 1)[-1] or 8866}"
-            super().__init__(app, options)
-
-    serving_command.StandaloneApplication = LocalApplication  # --use_multiprocess (gunicorn)
-
-
 def _check_installed(args: list[str]) -> None:
     """``-m NAME`` of a module that is not installed: say how to install it, not PaddleHub's Hub-server error."""
     from ..errors import StoreError
@@ -82,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     _check_installed(args)
-    _patch_paddlehub(host)
+    from ..compat import patch_paddlehub_serving
+
+    patch_paddlehub_serving(host, CONNECTION_TIMEOUT_S)
     from paddlehub.commands.serving import ServingCommand
 
     sys.argv = ["hub", "serving", *args]  # ServingCommand parses sys.argv itself

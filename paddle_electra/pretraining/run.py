@@ -28,7 +28,7 @@ import paddle
 
 from ..catalog import Sizes, get_variant, match_sizes
 from ..errors import ConfigError, StoreError
-from ..perf import select_device
+from ..runtime import select_device
 from ..training.loop import FineTuner, LoopConfig
 from ..training.optim import RecipeConfig
 from .data import DOC_FORMATS, BatchSequence, TextStream, corpus_fingerprint, list_text_files

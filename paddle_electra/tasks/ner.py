@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..textio import is_blank
-from .readers import ReadReport, _finish, text_encoding
+from .report import ReadReport, finish, text_encoding
 
 log = logging.getLogger("paddle_electra.tasks")
 
@@ -50,7 +50,7 @@ def read_bio(path: str | Path, split: str) -> tuple[list[TokenExample], ReadRepo
     text = path.read_bytes().decode(text_encoding(path, report))
     reader = _read_jsonl if path.suffix.lower() in (".jsonl", ".json") else _read_conll
     examples = reader(path, text, split)
-    return _finish(examples, report)
+    return finish(examples, report)
 
 
 def _read_conll(path: Path, text: str, split: str) -> list[TokenExample]:

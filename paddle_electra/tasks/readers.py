@@ -19,13 +19,15 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from paddle_electra.errors import DataError
-from paddle_electra.tasks.registry import TaskSpec, TsvColumns, get_task, normalize_split
-from paddle_electra.textio import detect_encoding, is_blank, read_json
+from paddle_electra.tasks.ner import read_bio, tag_set
+from paddle_electra.tasks.registry import ColumnNames, TaskSpec, TsvColumns, get_task, normalize_split
+from paddle_electra.tasks.report import ReadReport, finish, text_encoding
+from paddle_electra.textio import is_blank, read_json
 
 logger = logging.getLogger("paddle_electra.tasks")
 
@@ -88,46 +90,6 @@ class QAExample:
 
 
 @dataclass
-class ReadReport:
-    """What a reader did with one file: examples kept, lines/records skipped and warnings, by reason."""
-
-    path: Path
-    split: str
-    n_examples: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
-    warnings: Counter[str] = field(default_factory=Counter)
-    skipped_lines: dict[str, list[int]] = field(default_factory=dict)
-
-    def skip(self, reason: str, line: int | None = None) -> None:
-        self.skipped[reason] += 1
-        if line is not None:
-            self.skipped_lines.setdefault(reason, []).append(line)
-
-    def summary(self) -> str:
-        """One log line: ``path (split): N examples; skipped: reason n (lines …); warnings: …``."""
-        noun = "example" if self.n_examples == 1 else "examples"
-        parts = [f"{self.path} ({self.split}): {self.n_examples} {noun}"]
-        if self.skipped:
-            items = []
-            for reason, n in self.skipped.items():
-                lines = self.skipped_lines.get(reason, [])
-                where = ""
-                if lines:
-                    shown = ", ".join(map(str, lines[:_MAX_LISTED]))
-                    more = ", …" if len(lines) > _MAX_LISTED else ""
-                    where = f" (line{'s' if len(lines) > 1 else ''} {shown}{more})"
-                items.append(f"{reason} {n}{where}")
-            parts.append("skipped: " + "; ".join(items))
-        if self.warnings:
-            parts.append("warnings: " + "; ".join(f"{k} {v}" for k, v in self.warnings.items()))
-        return "; ".join(parts)
-
-    def log(self) -> None:
-        unusual = any(reason != "header" for reason in self.skipped) or bool(self.warnings)
-        logger.log(logging.WARNING if unusual else logging.INFO, "%s", self.summary())
-
-
-@dataclass
 class TaskData:
     """A loaded split: the examples plus where they came from and the label list used."""
 
@@ -170,16 +132,6 @@ def find_split_file(task: str | TaskSpec, data_dir: str | os.PathLike[str], spli
     for other in found[1:]:
         logger.warning("%s %s: also found %s, ignored (using %s)", spec.name, split, other, chosen)
     return chosen
-
-
-def text_encoding(path: Path, report: ReadReport | None = None) -> str:
-    """The codec to read ``path`` with: ``utf-8-sig`` (a BOM is dropped) or ``gb18030``, noted in ``report``."""
-    encoding = detect_encoding(path)
-    if encoding == "utf-8":
-        return "utf-8-sig"
-    if report is not None:
-        report.warnings[f"read as {encoding.upper()} (not UTF-8)"] += 1
-    return encoding
 
 
 def _iter_lines(path: Path, report: ReadReport | None = None) -> Iterator[tuple[int, str]]:
@@ -251,15 +203,6 @@ TEXT_A_NAMES = ("text_a", "text", "sentence", "sentence1", "premise", "query", "
 TEXT_B_NAMES = ("text_b", "sentence2", "hypothesis", "title", "q2", "s2", "question2", "text2")
 LABEL_NAMES = ("label", "gold_label", "labels", "y", "class", "category")
 _ROLE_NAMES = {"text_a": TEXT_A_NAMES, "text_b": TEXT_B_NAMES, "label": LABEL_NAMES}
-
-
-@dataclass(frozen=True)
-class ColumnNames:
-    """User-named columns (``--text-column``, ``--text-pair-column``, ``--label-column``)."""
-
-    text_a: str | None = None
-    text_b: str | None = None
-    label: str | None = None
 
 
 def _named_layout(names: Sequence[str], pair: bool, given: ColumnNames | None,
@@ -386,7 +329,7 @@ def read_tsv_examples(
         report.warnings["rows not in language 'zh'"] += sum(n for lang, n in languages.items() if lang != "zh")
         logger.warning("%s: rows per language %s; the seed does not filter by language, so all are used. Supply a "
                        "zh-only file to match the published XNLI numbers.", path, dict(languages.most_common()))
-    return _finish(examples, report)
+    return finish(examples, report)
 
 
 def _json_layout(path: Path, lineno: int, row: dict[str, Any], pair: bool,
@@ -437,14 +380,6 @@ def _take(path: Path, lineno: int, row: list[str], layout: dict[str, Any] | None
     where = {role: f" (column {i + 1})" for role, i in index.items()}
     text_b = row[index["text_b"]] if "text_b" in index else None
     return row[index["text_a"]], text_b, row[index["label"]], language, where
-
-
-def _finish(examples: list[Any], report: ReadReport) -> tuple[list[Any], ReadReport]:
-    report.n_examples = len(examples)
-    report.log()
-    if not examples:
-        raise DataError(f"{report.path}: no examples ({report.summary()})")
-    return examples, report
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -502,7 +437,7 @@ def read_cail_jsonl(
         if labels is not None and label not in labels:
             raise DataError(f"{path}:{lineno}: label {label!r} not in {_fmt_labels(labels)}")
         examples.append(ClassificationExample(f"{split}-{lineno - 1}", fact, None, label))
-    return _finish(examples, report)
+    return finish(examples, report)
 
 
 def _read_classification(
@@ -676,7 +611,7 @@ def read_qa_json(
                 if answers is None:
                     continue
                 examples.append(QAExample(qid, question, context, answers))
-    return _finish(examples, report)
+    return finish(examples, report)
 
 
 def _qa_answers(
@@ -762,7 +697,6 @@ def read_split(spec: TaskSpec, path: Path, split: str, labels: Sequence[str] | N
     if spec.kind == "qa":
         return read_qa_json(path, split, on_bad_answer)
     if spec.kind == "token-cls":
-        from paddle_electra.tasks.ner import read_bio
 
         return read_bio(path, split)
     return _read_classification(path, spec, split, labels)
@@ -788,7 +722,6 @@ def load_split(
         examples, report = read_split(spec, path, split, on_bad_answer=on_bad_answer)
         return TaskData(spec, split, path, examples, (), report)
     if spec.kind == "token-cls":
-        from paddle_electra.tasks.ner import tag_set
 
         examples, report = read_split(spec, path, split)
         return TaskData(spec, split, path, examples, tag_set(examples), report)

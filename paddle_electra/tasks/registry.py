@@ -123,6 +123,15 @@ class TsvColumns:
 
 
 @dataclass(frozen=True)
+class ColumnNames:
+    """User-named columns (``--text-column``, ``--text-pair-column``, ``--label-column``)."""
+
+    text_a: str | None = None
+    text_b: str | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """Everything the readers, trainer and evaluator need to know about one task."""
 
@@ -136,7 +145,7 @@ class TaskSpec:
     columns: Mapping[str, TsvColumns] = field(default_factory=lambda: _frozen({}))
     label_aliases: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
     description: str = ""
-    # custom tasks: the user's column names (a readers.ColumnNames); None: recognised from the header
+    # custom tasks: the user's column names (a ColumnNames); None: recognised from the header
     column_names: Any = None
 
     @property
@@ -251,8 +260,6 @@ def custom_task(text_column: str | None = None, text_pair_column: str | None = N
     without names, from the header (``text``/``sentence1``/``label``...). Pairs when a pair column is named or
     the header has one.
     """
-    from paddle_electra.tasks.readers import ColumnNames
-
     names = ColumnNames(text_column, text_pair_column, label_column) if (
         text_column or text_pair_column or label_column) else None
     columns = {"default": _PAIR if text_pair_column else _SINGLE_TEXT_FIRST}

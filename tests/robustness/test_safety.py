@@ -97,7 +97,9 @@ def test_serving_binds_localhost_by_default(monkeypatch):
 
     monkeypatch.setattr(app_compat, "config_with_file", lambda configs: None)
     monkeypatch.setattr(app_compat, "create_app", lambda init_flag=True: FakeApp())
-    serving._patch_paddlehub(serving.DEFAULT_HOST)
+    from paddle_electra.compat import patch_paddlehub_serving
+
+    patch_paddlehub_serving(serving.DEFAULT_HOST, serving.CONNECTION_TIMEOUT_S)
     app_compat.run({"m": {}}, port=8899)
     assert bound["flask"] == ("127.0.0.1", 8899)
 

@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
+from .settings import model_overrides
+from .shared import eval_splits, init_head, train_and_report
 
 log = logging.getLogger("paddle_electra.finetune")
 IGNORE = -100
@@ -113,13 +115,12 @@ def run_ner(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, d
     import paddle
     from paddlenlp.transformers import ElectraForTokenClassification
 
-    from .finetune import eval_splits, init_head, model_overrides, train_and_report
-    from .modeling.load import from_pretrained_checked
-    from .store import stamp_model_dir
-    from .tasks import load_split
-    from .tasks.ner import chunk_f1
-    from .tokenizer import load_tokenizer
-    from .training.features import train_batches
+    from ..modeling.load import from_pretrained_checked
+    from ..store import stamp_model_dir
+    from ..tasks import load_split
+    from ..tasks.ner import chunk_f1
+    from ..tokenizer import load_tokenizer
+    from ..training.features import train_batches
 
     tokenizer = load_tokenizer(model_dir)
     if settings.do_train:
@@ -166,9 +167,9 @@ def tag_texts(model_dir: str | Path, texts: list[str], max_seq_length: int = 128
     """``[(character, tag), ...]`` per text from a fine-tuned NER directory (characters are the tokens)."""
     from paddlenlp.transformers import ElectraForTokenClassification
 
-    from .modeling.load import from_pretrained_checked
-    from .predict import read_labels
-    from .tokenizer import load_tokenizer
+    from ..inference.finetuned import read_labels
+    from ..modeling.load import from_pretrained_checked
+    from ..tokenizer import load_tokenizer
 
     model_dir = Path(model_dir)
     _, tags = read_labels(model_dir)

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .metrics.qa_eval import evaluate as official_eval
+from ..metrics.qa_eval import evaluate as official_eval
+from .settings import model_overrides
+from .shared import eval_splits, init_head, train_and_report
 
 log = logging.getLogger("paddle_electra.finetune")
 
@@ -27,7 +29,7 @@ def predict_qa(model, examples, features, settings) -> tuple[dict[str, str], dic
     """Run the joint head's beam search over every window, then map the best spans back to characters."""
     import paddle
 
-    from .tasks.qa_features import collate_qa, postprocess_qa
+    from ..tasks.qa_features import collate_qa, postprocess_qa
 
     model.eval()
     results = {}
@@ -54,12 +56,11 @@ def _as_squad(examples) -> dict:
 def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, dict[str, float]]:
     import paddle
 
-    from .finetune import eval_splits, init_head, model_overrides, train_and_report
-    from .modeling.heads import ElectraForSeedQA
-    from .modeling.load import from_pretrained_checked
-    from .tasks import load_split
-    from .tasks.qa_features import collate_qa, featurize_qa, write_predictions
-    from .tokenizer import load_tokenizer
+    from ..modeling.heads import ElectraForSeedQA
+    from ..modeling.load import from_pretrained_checked
+    from ..tasks import load_split
+    from ..tasks.qa_features import collate_qa, featurize_qa, write_predictions
+    from ..tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(model_dir)
     feat_args = dict(max_seq_length=settings.max_seq_length, doc_stride=settings.doc_stride,
@@ -79,7 +80,7 @@ def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, di
         return {"em": float(metrics["EM"]), "f1": float(metrics["F1"]), "score": float(metrics["AVERAGE"])}
 
     def save(model_, directory: Path) -> None:
-        from .store import stamp_model_dir
+        from ..store import stamp_model_dir
 
         model_.save_pretrained(str(directory))
         tokenizer.save_pretrained(str(directory))
@@ -91,7 +92,7 @@ def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, di
         log.info("%s: %d training examples -> %d windows", spec.name, len(train_examples), len(train_features))
 
         def batches_for_epoch(epoch: int):
-            from .training.features import train_batches
+            from ..training.features import train_batches
 
             return [collate_qa([train_features[i] for i in idx], is_training=True)
                     for idx in train_batches(train_features, settings.train_batch_size, epoch, settings.seed,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..numeric import sigmoid, softmax
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,8 @@ def _forward(model, encoded: dict[str, np.ndarray]) -> np.ndarray:
 
 def _require_role(model_dir: str | Path, role: str, job: str) -> None:
     """fill-mask needs the generator's MLM head, RTD the discriminator's: the other half has none to use."""
-    from .modeling.load import stored_head
-    from .store import read_meta, resolve
+    from ..modeling.load import stored_head
+    from ..store import read_meta, resolve
 
     path = resolve(model_dir)
     have = read_meta(path).get("role") or stored_head(path)
@@ -59,8 +60,8 @@ def _require_role(model_dir: str | Path, role: str, job: str) -> None:
 
 def _prepare(model_dir: str | Path, role: str, job: str, texts: list[str], max_seq_len: int, model, tokenizer):
     """The model (loaded as ``role`` after checking it is one), its tokenizer and the encoded texts."""
-    from .modeling.load import load_model
-    from .tokenizer import load_tokenizer
+    from ..modeling.load import load_model
+    from ..tokenizer import load_tokenizer
 
     if model is None:
         _require_role(model_dir, role, job)
@@ -81,8 +82,7 @@ def fill_mask(model_dir: str | Path, texts: list[str], top_k: int = 5, max_seq_l
     for row, ids in enumerate(encoded["input_ids"]):
         predictions = []
         for pos in np.flatnonzero(ids == mask_id):
-            scores = logits[row, pos] - logits[row, pos].max()
-            probs = np.exp(scores) / np.exp(scores).sum()
+            probs = softmax(logits[row, pos])
             best = np.argsort(-probs)[:top_k]
             tokens = tokenizer.convert_ids_to_tokens([int(i) for i in best])
             predictions.append(MaskPrediction(int(pos), [(t, float(probs[i])) for t, i in zip(tokens, best)]))
@@ -96,7 +96,7 @@ def detect_replaced(model_dir: str | Path, texts: list[str], max_seq_len: int = 
     model, tokenizer, encoded = _prepare(model_dir, "discriminator", "replaced-token detection", texts, max_seq_len,
                                          model, tokenizer)
     logits = _forward(model, encoded).reshape(encoded["input_ids"].shape)  # PaddleNLP squeezes batch 1
-    probs = 1.0 / (1.0 + np.exp(-logits))
+    probs = sigmoid(logits)
     special = set(tokenizer.all_special_ids)
     results = []
     for row, ids in enumerate(encoded["input_ids"]):

@@ -1,4 +1,4 @@
-"""CPU runtime tuning for Paddle, from profiling on a 2-core AMD EPYC (see docs/benchmarks.md).
+"""Where models run: device selection and CPU tuning, from profiling on a 2-core AMD EPYC (docs/benchmarks.md).
 
 Two settings explain most of Paddle's CPU eager gap to PyTorch:
 
@@ -7,8 +7,9 @@ Two settings explain most of Paddle's CPU eager gap to PyTorch:
 * Paddle's wheel ships an old MKL (``libmklml_intel.so``) whose CPU dispatch gives non-Intel CPUs the
   SSE path: a 2048² float32 GEMM runs at ~80 GFLOP/s on 2 AMD cores against ~190 for numpy/torch.
   ``MKL_DEBUG_CPU_TYPE=5`` makes that MKL use its AVX2 kernels (~190 GFLOP/s). MKL reads the variable at
-  its first GEMM, so :func:`tune_cpu` must run before any matmul (importing paddle is fine). It is only set on
-  AMD CPUs and never overrides a value the user set.
+  its first GEMM, so it must be set before any matmul. That is an environment change for the whole process, so
+  the library never makes it: :func:`tune_process` does, and only the ``paddle-electra`` CLI calls it (library
+  users on AMD set ``MKL_DEBUG_CPU_TYPE=5`` themselves). It never overrides a value the user set.
 
 Everything here is opt-out: ``PADDLE_ELECTRA_NO_TUNE=1`` leaves Paddle's defaults alone.
 """
@@ -57,8 +58,8 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def mkl_cpu_fix() -> bool:
-    """Ask Paddle's bundled MKL for its AVX2 kernels on AMD CPUs; must precede the first GEMM of the process."""
+def tune_process() -> bool:
+    """The CLI's own process: ask Paddle's bundled MKL for its AVX2 kernels on AMD CPUs (before the first GEMM)."""
     if os.environ.get(NO_TUNE_ENV) == "1" or "MKL_DEBUG_CPU_TYPE" in os.environ:
         return False
     if cpu_vendor() != "AuthenticAMD":
@@ -73,19 +74,18 @@ _tuned: int | None = None
 def tune_cpu(threads: int | None = None) -> int:
     """Make Paddle's CPU eager path use all cores and the fast GEMM kernels; returns the thread count.
 
-    Idempotent and cheap; call it at import of the package (before any model runs). An explicit ``threads``
-    re-applies the count.
+    Idempotent and cheap; runs with the first model of the process. An explicit ``threads`` re-applies the
+    count. Changes no environment variable (see :func:`tune_process`).
     """
     global _tuned
     if os.environ.get(NO_TUNE_ENV) == "1":
         return 1
     if _tuned is not None and threads is None:
         return _tuned
-    mkl_cpu_fix()
-    count = threads or default_threads()
-    from paddle.base import core
+    from .compat import set_math_threads
 
-    core.set_num_threads(count)
+    count = threads or default_threads()
+    set_math_threads(count)
     _tuned = count
     return count
 
@@ -109,16 +109,3 @@ def select_device(device: str = "auto", amp: bool = False) -> str:
     if device == "cpu":
         tune_cpu()  # all cores for Paddle's BLAS (its default is one thread), AVX2 GEMM kernels on AMD
     return device
-
-
-def electra_flops_per_example(sizes, seq_len: int, with_embeddings_project: bool | None = None) -> float:
-    """Forward FLOPs (2 per multiply-add) of the ELECTRA encoder for one example of ``seq_len`` tokens.
-
-    Counts every matmul: the embedding projection (when E != H), Q/K/V/output projections, QKᵀ and PV, and
-    the two FFN layers. Element-wise work (softmax, LayerNorm, GELU) is not counted. Heads are not counted.
-    """
-    e, h, layers, inter = sizes.embedding_size, sizes.hidden_size, sizes.num_hidden_layers, sizes.intermediate_size
-    project = (e != h) if with_embeddings_project is None else with_embeddings_project
-    n = seq_len
-    per_layer = 2 * n * h * (4 * h + 2 * inter) + 2 * 2 * n * n * h
-    return float(layers * per_layer + (2 * n * e * h if project else 0))

@@ -1,0 +1,205 @@
+"""Export a model directory to a Paddle Inference model (or ONNX); :mod:`.fast` runs the result.
+
+``export_model(dir, out)`` traces the eager PaddleNLP model (any head, or a fine-tuned ``best_model/``) with
+``paddle.jit.to_static`` over dynamic ``[batch, seq]`` int64 inputs and saves ``model.json``/``model.pdiparams``
+(PIR) plus ``export.json`` describing inputs, the head and the source directory. ``format="onnx"`` converts that
+with paddle2onnx into ``model.onnx``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..compat import rtd_logits
+from ..errors import ConfigError
+
+log = logging.getLogger("paddle_electra.inference")
+
+INPUT_NAMES = ("input_ids", "token_type_ids", "attention_mask")
+META_FILE = "export.json"
+PADDLE_STEM = "model"
+ONNX_FILE = "model.onnx"
+FORMATS = ("paddle", "onnx")
+# tokenizer / label files copied next to the exported model so the directory is self-contained for predict
+_SIDE_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "labels.json", "config.json")
+
+
+def _load_eager(model_dir: Path, head: str | None):
+    """The eager model of ``model_dir`` in eval mode: a fine-tuned classifier when labels.json is present."""
+    if (model_dir / "labels.json").is_file() and head in (None, "seed-cls", "classifier"):
+        from .finetuned import load_finetuned
+
+        model, _tokenizer, _labels = load_finetuned(model_dir)
+        return model, "seed-cls"
+    from ..modeling.load import load_model, stored_head
+
+    model, resolved = load_model(model_dir, head=head)
+    return model, head or stored_head(resolved)
+
+
+@contextlib.contextmanager
+def _without_dropout(model):
+    """Dropout is the identity in eval mode, but it still traces to ``dropout(is_test)`` copy ops that cost time
+    and break oneDNN op chains in Paddle Inference; p = 0 makes ``F.dropout`` return its input, so none are
+    traced. Restored afterwards (the model may be the caller's)."""
+    import paddle
+
+    saved = []
+    for layer in model.sublayers(include_self=True):
+        if isinstance(layer, paddle.nn.Dropout):
+            saved.append((layer, "p", layer.p))
+            layer.p = 0.0
+        elif isinstance(layer, paddle.nn.MultiHeadAttention):
+            saved.append((layer, "dropout", layer.dropout))
+            layer.dropout = 0.0
+    try:
+        yield model
+    finally:
+        for layer, attr, value in saved:
+            setattr(layer, attr, value)
+
+
+def _static_layer(model):
+    """A layer with the fixed signature ``(input_ids, token_type_ids, attention_mask) -> first output``."""
+    import paddle
+
+    class _Export(paddle.nn.Layer):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, token_type_ids, attention_mask):
+            if head is not None:  # not the head's forward: it squeezes away a batch of 1 (compat.rtd_logits)
+                hidden = self.inner.electra(input_ids=input_ids, token_type_ids=token_type_ids,
+                                            attention_mask=attention_mask)
+                hidden = hidden[0] if isinstance(hidden, (tuple, list)) else hidden
+                return rtd_logits(head, hidden)
+            out = self.inner(input_ids=input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask)
+            return out[0] if isinstance(out, (tuple, list)) else out
+
+    head = getattr(model, "discriminator_predictions", None)
+    wrapped = _Export(model)
+    wrapped.eval()
+    spec = [paddle.static.InputSpec([None, None], "int64", name) for name in INPUT_NAMES]
+    return paddle.jit.to_static(wrapped, input_spec=spec, full_graph=True)
+
+
+def optional_module(module: str):
+    """Import an optional ONNX dependency, or say how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(f"ONNX export/inference needs {module}: pip install 'paddle-electra[bench]' "
+                          "(or paddle2onnx onnxruntime), or use --format paddle") from None
+
+
+def source_fingerprint(model_dir: Path) -> str:
+    """Size and mtime of the weight and config files: an export made from other weights is stale."""
+    parts = []
+    for name in ("model_state.pdparams", "model.safetensors", "config.json", "labels.json"):
+        path = model_dir / name
+        if path.is_file():
+            stat = path.stat()
+            parts.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return ";".join(parts)
+
+
+def paddle_files(out_dir: Path) -> tuple[Path, Path]:
+    for suffix in (".json", ".pdmodel"):
+        model_file = out_dir / f"{PADDLE_STEM}{suffix}"
+        if model_file.is_file():
+            return model_file, out_dir / f"{PADDLE_STEM}.pdiparams"
+    raise ConfigError(f"{out_dir}: no exported Paddle model ({PADDLE_STEM}.json); run `paddle-electra export` first")
+
+
+def export_model(model_dir: str | Path, out_dir: str | Path | None = None, format: str = "paddle",
+                 head: str | None = None, model=None, opset: int = 13) -> Path:
+    """Export ``model_dir`` (a store name or directory) and return the export directory.
+
+    ``out_dir`` defaults to ``<model_dir>/export-<format>``. ``head`` picks the PaddleNLP head as
+    ``load_model`` does (default: the stored one; a fine-tuned dir with labels.json exports its classifier).
+    ``model``: an already-loaded eager model to export instead of loading one (its directory still supplies
+    the tokenizer files).
+    """
+    import paddle
+
+    if format not in FORMATS:
+        raise ConfigError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    if model_dir is not None and not Path(model_dir).is_dir():
+        from ..store import resolve
+
+        model_dir = resolve(model_dir)
+    model_dir = Path(model_dir) if model_dir is not None else None
+    if model is None:
+        if model_dir is None:
+            raise ConfigError("export_model needs a model directory or a model")
+        model, head = _load_eager(model_dir, head)
+    out = Path(out_dir) if out_dir else model_dir / f"export-{format}"
+    from ..fs import MARKER_FILE, guard_output
+
+    guard_output(out, force=True, inputs=[model_dir])  # an export of ours is refreshed; anything else is refused
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MARKER_FILE).write_text("a paddle-electra export\n", encoding="utf-8")
+    except OSError as err:
+        from ..errors import StoreError
+
+        raise StoreError(f"cannot create the export directory {out}: {err.strerror}; choose another --output") from None
+    training = model.training
+    model.eval()
+    work = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
+    try:
+        try:
+            with _without_dropout(model):
+                paddle.jit.save(_static_layer(model), str(work / PADDLE_STEM))
+        finally:
+            if training:
+                model.train()
+        model_file, params_file = paddle_files(work)
+        if format == "onnx":
+            paddle2onnx = optional_module("paddle2onnx")
+            try:  # optimize_tool "None": the default folds constants with Polygraphy, which pip-installs from the net
+                paddle2onnx.export(str(model_file), str(params_file), save_file=str(work / ONNX_FILE),
+                                   opset_version=opset, enable_onnx_checker=True, verbose=False,
+                                   optimize_tool="None")
+            except SystemExit:  # paddle2onnx's logging.error() exits the interpreter
+                raise ConfigError(f"paddle2onnx could not convert {model_dir}; see its log above") from None
+            model_file.unlink()
+            params_file.unlink()
+        for item in work.iterdir():
+            target = out / item.name
+            if target.exists():
+                target.unlink()
+            item.replace(target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if model_dir is not None:
+        for name in _SIDE_FILES:
+            source = model_dir / name
+            if source.is_file() and source.resolve() != (out / name).resolve():
+                shutil.copyfile(source, out / name)
+    meta = {"format": format, "head": head, "inputs": list(INPUT_NAMES), "input_dtype": "int64",
+            "source": str(model_dir) if model_dir else None, "paddle": paddle.__version__,
+            "fingerprint": source_fingerprint(model_dir) if model_dir is not None else None}
+    (out / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    log.info("exported %s to %s (%s)", model_dir, out, format)
+    return out
+
+
+def is_export_dir(path: str | Path) -> bool:
+    return (Path(path) / META_FILE).is_file()
+
+
+def read_export_meta(path: str | Path) -> dict[str, Any]:
+    meta_path = Path(path) / META_FILE
+    if not meta_path.is_file():
+        raise ConfigError(f"{path}: not an export directory (no {META_FILE}); run `paddle-electra export` first")
+    return json.loads(meta_path.read_text(encoding="utf-8"))

@@ -1,0 +1,173 @@
+"""Run an exported model fast: Paddle Inference (IR passes + oneDNN on CPU; TensorRT fp16 where a GPU and TensorRT
+are present) or ONNX Runtime for ``model.onnx``. :class:`FastPredictor` takes and returns numpy arrays and keeps one
+predictor (no per-call set-up); :func:`fast_predictor` caches one per export and process; :class:`ModelExport`
+exports an in-memory model (the hub module's) and re-exports when its weights change.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from .export import (
+    FORMATS,
+    ONNX_FILE,
+    export_model,
+    is_export_dir,
+    optional_module,
+    paddle_files,
+    read_export_meta,
+    source_fingerprint,
+)
+
+
+def paddle_inference_config(model_file: Path, params_file: Path, threads: int, device: str = "cpu",
+                            onednn: bool = True, ir_optim: bool = True, trt_fp16: bool = True):
+    """A Paddle Inference ``Config`` tuned as benchmarked: IR passes + oneDNN on CPU; TensorRT fp16 on GPU."""
+    import paddle
+    import paddle.inference as pi
+
+    config = pi.Config(str(model_file), str(params_file))
+    config.switch_ir_optim(ir_optim)
+    config.disable_glog_info()
+    if device == "gpu" and paddle.is_compiled_with_cuda():
+        config.enable_use_gpu(256, 0)
+        if trt_fp16 and pi.get_trt_runtime_version() != (0, 0, 0):
+            config.enable_tensorrt_engine(workspace_size=1 << 30, max_batch_size=64, min_subgraph_size=3,
+                                          precision_mode=pi.PrecisionType.Half, use_static=False,
+                                          use_calib_mode=False)
+    else:
+        config.disable_gpu()
+        config.set_cpu_math_library_num_threads(threads)
+        if onednn:
+            config.enable_onednn()
+            config.set_onednn_cache_capacity(16)  # shapes vary with bucketed batches: bound the kernel cache
+    return config
+
+
+class FastPredictor:
+    """Run an exported model on numpy inputs; ``backend`` "paddle" (Paddle Inference) or "onnx" (ONNX Runtime).
+
+    Inputs missing from a call are filled as the eager model would (segment 0, mask from ``input_ids != 0``).
+    """
+
+    def __init__(self, export_dir: str | Path, backend: str | None = None, threads: int | None = None,
+                 device: str = "cpu", onednn: bool = True, ir_optim: bool = True):
+        from ..runtime import default_threads
+
+        self.dir = Path(export_dir)
+        self.meta = read_export_meta(self.dir)
+        self.backend = backend or ("onnx" if self.meta["format"] == "onnx" else "paddle")
+        self.threads = threads or default_threads()
+        if self.backend == "onnx":
+            ort = optional_module("onnxruntime")
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = self.threads
+            options.inter_op_num_threads = 1
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            self._session = ort.InferenceSession(str(self.dir / ONNX_FILE), options,
+                                                 providers=["CPUExecutionProvider"])
+            self._inputs = [i.name for i in self._session.get_inputs()]
+        elif self.backend == "paddle":
+            import paddle.inference as pi
+
+            from ..runtime import tune_cpu
+
+            tune_cpu()  # AVX2 MKL kernels on AMD for the ops oneDNN does not take
+
+            model_file, params_file = paddle_files(self.dir)
+            config = paddle_inference_config(model_file, params_file, self.threads, device, onednn, ir_optim)
+            self._predictor = pi.create_predictor(config)
+            self._inputs = list(self._predictor.get_input_names())
+            self._handles = {n: self._predictor.get_input_handle(n) for n in self._inputs}
+            self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
+        else:
+            raise ConfigError(f"unknown backend {self.backend!r}; choose paddle or onnx")
+
+    def _feed(self, input_ids, token_type_ids=None, attention_mask=None) -> dict[str, np.ndarray]:
+        ids = np.ascontiguousarray(input_ids, dtype="int64")
+        if ids.ndim == 1:
+            ids = ids[None]
+        types = np.zeros_like(ids) if token_type_ids is None else token_type_ids
+        mask = (ids != 0).astype("int64") if attention_mask is None else attention_mask
+        feed = {"input_ids": ids, "token_type_ids": np.ascontiguousarray(types, dtype="int64").reshape(ids.shape),
+                "attention_mask": np.ascontiguousarray(mask, dtype="int64").reshape(ids.shape)}
+        return {name: feed[name] for name in self._inputs}
+
+    def __call__(self, input_ids, token_type_ids=None, attention_mask=None) -> np.ndarray:
+        feed = self._feed(input_ids, token_type_ids, attention_mask)
+        if self.backend == "onnx":
+            return self._session.run(None, feed)[0]
+        for name, value in feed.items():
+            self._handles[name].reshape(value.shape)
+            self._handles[name].copy_from_cpu(value)
+        self._predictor.run()
+        return self._output.copy_to_cpu()
+
+
+def current_export(model_dir: str | Path, format: str, head: str | None) -> Path:
+    """``model_dir`` if it is an export, else ``<model_dir>/export-<format>``, (re)exported when missing or stale."""
+    if format not in FORMATS:
+        raise ConfigError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    if not Path(model_dir).is_dir():
+        from ..store import resolve
+
+        model_dir = resolve(model_dir)
+    model_dir = Path(model_dir)
+    if is_export_dir(model_dir):
+        return model_dir
+    target = model_dir / f"export-{format}"
+    if not is_export_dir(target) or read_export_meta(target).get("fingerprint") != source_fingerprint(model_dir):
+        export_model(model_dir, target, format=format, head=head)  # first use, or the weights changed since
+    return target
+
+
+_PREDICTORS: dict[tuple, FastPredictor] = {}
+
+
+def fast_predictor(model_dir: str | Path, format: str = "paddle", head: str | None = None,
+                   threads: int | None = None) -> FastPredictor:
+    """A :class:`FastPredictor` for ``model_dir`` (exported on first use), kept per process: later calls reuse the
+    predictor (no per-call set-up cost)."""
+    target = current_export(model_dir, format, head)
+    key = (str(target.resolve()), read_export_meta(target).get("fingerprint"), format, threads)
+    if key not in _PREDICTORS:
+        _PREDICTORS[key] = FastPredictor(target, threads=threads)
+    return _PREDICTORS[key]
+
+
+def model_stamp(model) -> bytes:
+    """A cheap fingerprint of an in-memory model's weights (a strided sample of every parameter): an export of
+    the model is stale when this changes (an optimizer step or ``set_state_dict`` changes every sample)."""
+    import paddle
+
+    params = [p for p in model.parameters()]
+    if not params:
+        return b""
+    with paddle.no_grad():
+        sums = [p.reshape([-1])[::max(1, int(p.size) // 256)].astype("float64").sum() for p in params]
+        return paddle.stack(sums).numpy().tobytes()
+
+
+class ModelExport:
+    """Export an in-memory model on first use and keep its :class:`FastPredictor` until the weights change.
+
+    Used by the hub module's ``predict(use_fast=True)``; files go to a private temporary directory.
+    """
+
+    def __init__(self, model, head: str | None = None, device: str = "cpu"):
+        self.model, self.head, self.device = model, head, device
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._stamp: bytes | None = None
+        self._predictor: FastPredictor | None = None
+
+    def predictor(self) -> FastPredictor:
+        stamp = model_stamp(self.model)
+        if self._predictor is None or stamp != self._stamp:
+            self._tmp = tempfile.TemporaryDirectory(prefix="electra-fast-")
+            out = export_model(None, Path(self._tmp.name) / "export-paddle", model=self.model, head=self.head)
+            self._predictor, self._stamp = FastPredictor(out, device=self.device), stamp
+        return self._predictor
