@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from paddle_electra.checkpoint import sstable as sst
 from paddle_electra.checkpoint import tf_bundle as tb
 from paddle_electra.checkpoint.tf_bundle import open_tf_checkpoint
 from paddle_electra.checkpoint.tf_bundle_writer import (
@@ -108,11 +109,11 @@ def test_many_names_span_several_index_blocks(tmp_path: Path) -> None:
     values = {names[i]: np.array([i, -i], np.float32) for i in range(len(names))}
     write_tf_checkpoint(tmp_path / "many", ((names[i], values[names[i]]) for i in order))
     raw = _files(tmp_path / "many")[0].read_bytes()
-    _meta, index_handle = tb._parse_footer(raw)
-    handles = list(tb._block_entries(tb._read_block(raw, index_handle)))
+    _meta, index_handle = sst.parse_footer(raw)
+    handles = list(sst.block_entries(sst.read_block(raw, index_handle)))
     assert len(handles) >= 2
-    offset, pos = tb._varint(handles[0][1], 0)
-    first = tb._read_block(raw, (offset, tb._varint(handles[0][1], pos)[0]))
+    offset, pos = sst.varint(handles[0][1], 0)
+    first = sst.read_block(raw, (offset, sst.varint(handles[0][1], pos)[0]))
     assert struct.unpack_from("<I", first, len(first) - 4)[0] > 1  # restart points every 16 entries
     with open_tf_checkpoint(tmp_path / "many") as r:
         assert r.keys() == sorted(names)
@@ -129,8 +130,8 @@ def test_sstable_builder_small_blocks_and_separators(tmp_path: Path) -> None:
         with open(path, "wb") as out:
             write_sstable(out, pairs, block_size=block_size, restart_interval=interval)
         raw = path.read_bytes()
-        assert tb._read_table(raw) == pairs
-        index = list(tb._block_entries(tb._read_block(raw, tb._parse_footer(raw)[1])))
+        assert sst.read_table(raw) == pairs
+        index = list(sst.block_entries(sst.read_block(raw, sst.parse_footer(raw)[1])))
         assert (len(index) > 10) == (block_size < 1024)
         index_keys = [k for k, _ in index]
         assert index_keys == sorted(index_keys)

@@ -48,7 +48,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .tf_bundle import _DTYPES, _TABLE_MAGIC, crc32c, mask_crc32c
+from .crc import crc32c, mask_crc32c
+from .sstable import TABLE_MAGIC
+from .tf_bundle import DTYPES
 
 __all__ = ["write_tf_checkpoint", "write_sstable", "tf_dtype_code", "TensorRecord"]
 
@@ -58,7 +60,7 @@ _TENSOR_BUNDLE_VERSION = 1  # kTensorBundleVersion (producer); min_consumer kTen
 
 # numpy dtype name -> TF DataType enum, derived from the reader's table so the two cannot disagree.
 _CODES: dict[str, int] = {
-    name: code for code, (name, stored) in _DTYPES.items() if stored is not None and code != 14
+    name: code for code, (name, stored) in DTYPES.items() if stored is not None and code != 14
 }
 _CODES["bfloat16"] = 14  # ml_dtypes.bfloat16 (what jax/TF hand out) is written as its 16 raw bits
 
@@ -222,7 +224,7 @@ def write_sstable(
     if pending is not None:
         index.add(_short_successor(pending[0]), pending[1])
     index_handle = put(index.finish())
-    out.write((meta_handle + index_handle).ljust(40, b"\x00") + struct.pack("<Q", _TABLE_MAGIC))
+    out.write((meta_handle + index_handle).ljust(40, b"\x00") + struct.pack("<Q", TABLE_MAGIC))
 
 
 # ------------------------------------------------------------------------------------- bundle

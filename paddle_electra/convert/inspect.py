@@ -66,7 +66,8 @@ def _destinations(plans: dict[str, Plan]) -> dict[str, list[str]]:
 
 
 def _inspect_tf(path: str | os.PathLike[str]) -> Inspection:
-    from ..checkpoint.tf_bundle import _data_filename, open_tf_checkpoint
+    from ..checkpoint.tf_bundle import open_tf_checkpoint
+    from ..checkpoint.tf_paths import data_filename
     from .names import is_tf_training_state
     from .tf import plan_tf_checkpoint
 
@@ -85,8 +86,8 @@ def _inspect_tf(path: str | os.PathLike[str]) -> Inspection:
     releases = {role: [v.name for v in match_sizes(plan.sizes, role)]  # type: ignore[arg-type]
                 for role, plan in conversion.plans.items()}
     notes = []
-    missing = [_data_filename(reader.prefix, i, reader.num_shards) for i in range(reader.num_shards)
-               if not Path(_data_filename(reader.prefix, i, reader.num_shards)).is_file()]
+    missing = [data_filename(reader.prefix, i, reader.num_shards) for i in range(reader.num_shards)
+               if not Path(data_filename(reader.prefix, i, reader.num_shards)).is_file()]
     if missing:
         notes.append(f"data shard missing: {', '.join(Path(m).name for m in missing)} (planned from the index "
                      "alone; conversion needs it)")

@@ -32,6 +32,7 @@ from paddlehub.module.module import serving
 from paddlehub.module.nlp_module import TransformerModule
 
 from ..catalog import Variant, get_variant
+from ..compat import rtd_logits
 from ..errors import CheckpointError, ConfigError, HubUsageError, StoreError
 from ..store import resolve
 from . import qa as spans
@@ -359,8 +360,7 @@ class ElectraHubModule(nn.Layer, TransformerModule):
             return self._qa(input_ids, token_type_ids, position_ids, attention_mask, start_positions, end_positions)
         if task == "rtd":
             hidden = self.model.electra(input_ids, token_type_ids, position_ids, attention_mask)
-            head = self.model.discriminator_predictions  # not its forward: that squeezes away a batch of 1
-            logits = head.dense_prediction(head.act(head.dense(hidden))).squeeze(-1)
+            logits = rtd_logits(self.model.discriminator_predictions, hidden)  # not its squeezing forward
             probs = F.sigmoid(logits)
             if labels is None:
                 return probs

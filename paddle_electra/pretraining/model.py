@@ -35,6 +35,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ..catalog import Sizes
+from ..compat import rtd_logits
 from ..errors import ConfigError
 
 log = logging.getLogger("paddle_electra.pretraining")
@@ -165,8 +166,7 @@ class ElectraPretrainingModel(nn.Layer):
 
         # --- discriminator (replaced-token detection on every real token)
         disc_hidden = self.discriminator.electra(fake_ids, token_type_ids=segment_ids, attention_mask=input_mask)
-        head = self.discriminator.discriminator_predictions
-        disc_logits = head.dense_prediction(head.act(head.dense(disc_hidden))).squeeze(-1).astype("float32")
+        disc_logits = rtd_logits(self.discriminator.discriminator_predictions, disc_hidden).astype("float32")
         token_weights = input_mask.astype("float32")
         token_sum = token_weights.sum() + 1e-6
         per_token = F.binary_cross_entropy_with_logits(disc_logits, labels, reduction="none")
