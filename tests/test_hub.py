@@ -172,7 +172,7 @@ def test_text_matching_siamese_and_cross(hub):
     title = [tok(b, max_length=10, padding="max_length")["input_ids"] for _, b in pairs]
     import paddle
 
-    ids, types = module._pairs_from_siamese(paddle.to_tensor(query), paddle.to_tensor(title))
+    ids, types = module.pairs_from_siamese(paddle.to_tensor(query), paddle.to_tensor(title))
     for row, (a, b) in enumerate(pairs):
         want = tok(a, b, max_length=10, truncation=True)
         n = len(want["input_ids"])

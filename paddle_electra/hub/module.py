@@ -27,15 +27,14 @@ from typing import Any
 import numpy as np
 import paddle
 import paddle.nn as nn
-import paddle.nn.functional as F
 from paddlehub.module.module import serving
 from paddlehub.module.nlp_module import TransformerModule
 
 from ..catalog import Variant, get_variant
-from ..compat import rtd_logits
 from ..errors import CheckpointError, ConfigError, HubUsageError, StoreError
 from ..store import resolve
 from . import qa as spans
+from .tasks import IGNORE, HubTask, task_for  # noqa: F401 - IGNORE: the label hub datasets pad with
 
 log = logging.getLogger("paddle_electra.hub")
 _SERVING_LOCK = threading.Lock()
@@ -44,20 +43,6 @@ TASKS = (None, "seq-cls", "token-cls", "text-matching", "qa", "rtd", "fill-mask"
 HEADS = ("seed", "paddlenlp")
 MATCHING = ("siamese", "cross")
 SIGNATURE_KEY = "paddle_electra_signature"  # task/head/classes a checkpoint was trained with (uint8 text)
-IGNORE = -100  # label of tokens that take no part in a token-level loss (PaddleHub's SeqLabelingDataset pads)
-
-# What hub.Trainer batches must hold, per task (also the error text when they do not).
-BATCH_LAYOUT = {
-    "seq-cls": "(input_ids, token_type_ids, labels)",
-    "token-cls": "(input_ids, token_type_ids, seq_lengths, labels)",
-    "text-matching": "(query_input_ids, query_token_type_ids, title_input_ids, title_token_type_ids, labels)",
-    "text-matching/cross": "(input_ids, token_type_ids, labels) or the siamese 5-tuple",
-    "qa": "(input_ids, token_type_ids, start_positions, end_positions)",
-    "rtd": "(input_ids, token_type_ids, labels[B, L] with 1 = replaced, -100 = ignore)",
-    "fill-mask": "(input_ids, token_type_ids, labels[B, L] with token ids at masked positions, -100 elsewhere)",
-}
-
-
 # Versions of the official chinese-electra-small/base modules that their README and demos pin.
 OFFICIAL_VERSIONS = ("1.0.0", "2.0.0", "2.0.1", "2.0.2")
 
@@ -84,12 +69,6 @@ def OfficialCompatibleVersion(version: Any):  # noqa: N802 - used like a class i
 def _fields(signature: str) -> dict[str, str]:
     """``task=seq-cls|head=seed|...`` as a dict."""
     return dict(part.split("=", 1) for part in signature.split("|") if "=" in part)
-
-
-def _accuracy(pred: paddle.Tensor, labels: paddle.Tensor) -> float:
-    keep = labels != IGNORE
-    total = int(keep.astype("int64").sum())
-    return float(((pred == labels) & keep).astype("int64").sum()) / total if total else 0.0
 
 
 class ElectraHubModule(nn.Layer, TransformerModule):
@@ -123,6 +102,7 @@ class ElectraHubModule(nn.Layer, TransformerModule):
             raise ConfigError(f"{self._label()}: unknown head {head!r}; choose one of {', '.join(HEADS)}")
         if matching not in MATCHING:
             raise ConfigError(f"{self._label()}: unknown matching {matching!r}; choose one of {', '.join(MATCHING)}")
+        self._task: HubTask = task_for(self.task, matching)
         self.head, self.matching, self.suffix = head, matching, suffix
         self.max_answer_len, self.doc_stride = int(max_answer_len), int(doc_stride)
         if label_map:
@@ -138,7 +118,7 @@ class ElectraHubModule(nn.Layer, TransformerModule):
                               "n: 'O'}} (ChunkEvaluator scores chunks by tag name)")
 
         self.model_dir = self._weights(model_dir)
-        self._build(kwargs)
+        self._task.build(self, kwargs)
         # recorded in every checkpoint hub.Trainer saves, so one trained for another task or head is refused
         self.register_buffer(SIGNATURE_KEY, paddle.to_tensor(np.frombuffer(self._signature().encode(), np.uint8)))
         from ..tokenizer import load_tokenizer
@@ -209,49 +189,20 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         except StoreError as err:
             raise StoreError(f"{self._label()} has no weights: {err}; or pass model_dir=DIR") from None
 
-    def _stored_head(self) -> str:
-        from ..modeling.load import stored_head
-
-        return stored_head(self.model_dir)
-
-    def _pretrained(self, cls, **kwargs: Any):
+    def pretrained(self, cls, **kwargs: Any):
+        """``cls`` on this module's weights (config checked, load errors typed): the task objects' builder."""
         from ..modeling.load import from_pretrained_checked
 
-        return from_pretrained_checked(cls, self.model_dir, **kwargs)  # config checked, load errors typed
+        return from_pretrained_checked(cls, self.model_dir, **kwargs)
 
-    def _build(self, kwargs: dict[str, Any]) -> None:
-        import paddlenlp.transformers as nlp
+    def require_role(self, task: str, want: str) -> None:
+        """rtd needs a discriminator directory, fill-mask a generator one."""
+        from ..modeling.load import stored_head
 
-        from ..modeling.heads import ElectraForSeedClassification, ElectraForSeedQA
-
-        task, n = self.task, self.num_classes
-        if task in ("rtd", "fill-mask"):
-            want = "discriminator" if task == "rtd" else "generator"
-            have = self._stored_head()
-            if have != want:
-                raise ConfigError(f"{self._label()}: task {task!r} needs a {want} directory but {self.model_dir} "
-                                  f"holds a {have} model")
-            self.model = self._pretrained(nlp.ElectraDiscriminator if task == "rtd" else nlp.ElectraGenerator,
-                                          **kwargs)
-        elif task is None or (task == "text-matching" and self.matching == "siamese"):
-            self.model = self._pretrained(nlp.ElectraModel, **kwargs)
-            if task == "text-matching":  # the official module's layout: model.*, dropout, classifier [3H, n]
-                self.dropout = nn.Dropout(0.1)
-                self.classifier = nn.Linear(self.model.config.hidden_size * 3, n)
-        elif task in ("seq-cls", "text-matching"):
-            seed = self.head == "seed" or task == "text-matching"
-            cls = ElectraForSeedClassification if seed else nlp.ElectraForSequenceClassification
-            self.model = self._pretrained(cls, num_labels=n, **kwargs)
-        elif task == "token-cls":
-            from paddlenlp.metrics import ChunkEvaluator
-
-            self.model = self._pretrained(nlp.ElectraForTokenClassification, num_labels=n, **kwargs)
-            labels = [self.label_map[i] for i in sorted(self.label_map)]
-            self.metric = ChunkEvaluator(label_list=labels, suffix=self.suffix)
-            self._outside = labels.index("O") if "O" in labels else 0
-        else:  # qa
-            cls = ElectraForSeedQA if self.head == "seed" else nlp.ElectraForQuestionAnswering
-            self.model = self._pretrained(cls, **kwargs)
+        have = stored_head(self.model_dir)
+        if have != want:
+            raise ConfigError(f"{self._label()}: task {task!r} needs a {want} directory but {self.model_dir} "
+                              f"holds a {have} model")
 
     def _load_checkpoint(self, path: str | os.PathLike[str]) -> None:
         file = Path(path).expanduser()
@@ -328,104 +279,21 @@ class ElectraHubModule(nn.Layer, TransformerModule):
                 title_input_ids=None, title_token_type_ids=None, title_position_ids=None, title_attention_mask=None,
                 seq_lengths=None, labels=None, start_positions=None, end_positions=None):
         """Official-module signature; returns probabilities, or ``(outputs, loss, metrics)`` given targets."""
-        task = self.task
-        if task == "text-matching" and self.matching == "siamese":
-            query = self._mean_pool(self.model(query_input_ids, query_token_type_ids, query_position_ids,
-                                               query_attention_mask), query_input_ids)
-            title = self._mean_pool(self.model(title_input_ids, title_token_type_ids, title_position_ids,
-                                               title_attention_mask), title_input_ids)
-            logits = self.classifier(paddle.concat([query, title, paddle.abs(query - title)], axis=-1))
-            return self._classified(logits, labels)
-        if task is None:  # the sequence tensor, as the official module: model(ids, types)[:, 0] is [CLS]
-            return self.model(input_ids, token_type_ids, position_ids, attention_mask)
-        if task in ("seq-cls", "text-matching"):
-            return self._classified(self.model(input_ids, token_type_ids, position_ids, attention_mask), labels)
-        if task == "token-cls":
-            logits = self.model(input_ids, token_type_ids, position_ids, attention_mask)
-            probs = F.softmax(logits, axis=-1)
-            if labels is None:
-                return probs
-            loss = F.cross_entropy(logits.reshape([-1, self.num_classes]), labels.reshape([-1]), ignore_index=IGNORE)
-            # real tokens only: hub's SeqLabelingDataset reports seq_len = max_seq_len, counting padding
-            real = (input_ids != self.pad_token_id).astype("int64").sum(axis=1)
-            seq_lengths = real if seq_lengths is None else paddle.minimum(seq_lengths.reshape([-1]), real)
-            ignored = labels == IGNORE  # and no prediction where no label is scored
-            outside = paddle.full_like(labels, self._outside)
-            preds = paddle.where(ignored, outside, probs.argmax(axis=-1).astype(labels.dtype))
-            metric_labels = paddle.where(ignored, outside, labels)
-            counts = self.metric.compute(seq_lengths.reshape([-1]).numpy(), preds, metric_labels)
-            self.metric.update(*(int(t.numpy().reshape([-1])[0]) for t in counts))  # [1]-arrays break numpy 2
-            return probs, loss, {"f1_score": float(self.metric.accumulate()[2])}
-        if task == "qa":
-            return self._qa(input_ids, token_type_ids, position_ids, attention_mask, start_positions, end_positions)
-        if task == "rtd":
-            hidden = self.model.electra(input_ids, token_type_ids, position_ids, attention_mask)
-            logits = rtd_logits(self.model.discriminator_predictions, hidden)  # not its squeezing forward
-            probs = F.sigmoid(logits)
-            if labels is None:
-                return probs
-            keep = (labels != IGNORE).astype(logits.dtype)
-            loss = (F.binary_cross_entropy_with_logits(logits, paddle.clip(labels, 0, 1).astype(logits.dtype),
-                                                       reduction="none") * keep).sum() / keep.sum().clip(min=1.0)
-            return probs, loss, {"acc": _accuracy((probs > 0.5).astype(labels.dtype), labels)}
-        logits = self.model(input_ids, token_type_ids, position_ids, attention_mask)  # fill-mask: [B, L, V]
-        probs = F.softmax(logits, axis=-1)
-        if labels is None:
-            return probs
-        loss = F.cross_entropy(logits.reshape([-1, logits.shape[-1]]), labels.reshape([-1]), ignore_index=IGNORE)
-        return probs, loss, {"acc": _accuracy(probs.argmax(axis=-1), labels)}
-
-    def _classified(self, logits, labels):
-        probs = F.softmax(logits, axis=-1)
-        if labels is None:
-            return probs
-        labels = labels.reshape([-1])
-        return probs, F.cross_entropy(logits, labels), {"acc": _accuracy(probs.argmax(axis=-1), labels)}
-
-    def _mean_pool(self, hidden, input_ids):
-        mask = (input_ids != self.pad_token_id).astype(hidden.dtype).unsqueeze(2)
-        return (self.dropout(hidden) * mask).sum(axis=1) / mask.sum(axis=1)
-
-    def _qa(self, input_ids, token_type_ids, position_ids, attention_mask, start_positions, end_positions):
-        if self.head == "seed":
-            if start_positions is None:  # beam: start log-probs/indices [B,k], end log-probs/indices [B,k,k]
-                return self.model(input_ids, token_type_ids, position_ids, attention_mask)[:4]
-            loss, start_logits, end_logits = self.model(input_ids, token_type_ids, position_ids, attention_mask,
-                                                        start_positions, end_positions)
-        else:
-            start_logits, end_logits = self.model(input_ids, token_type_ids, position_ids, attention_mask)
-            if start_positions is None:
-                return start_logits, end_logits
-            loss = (F.cross_entropy(start_logits, start_positions.reshape([-1]))
-                    + F.cross_entropy(end_logits, end_positions.reshape([-1]))) / 2.0
-        hit = (start_logits.argmax(axis=-1) == start_positions.reshape([-1])) & (
-            end_logits.argmax(axis=-1) == end_positions.reshape([-1]))
-        return (start_logits, end_logits), loss, {"span_acc": float(hit.astype("float32").mean())}
+        inputs = dict(locals())
+        inputs.pop("self")
+        return self._task.forward(self, inputs)
 
     # ------------------------------------------------------------------------------------------ training
     def _step(self, batch: Sequence[paddle.Tensor]):
-        task = self.task
-        layout = "text-matching/cross" if task == "text-matching" and self.matching == "cross" else task
-        if task is None:
+        if not self._task.trainable:
             raise ConfigError(f"{self._label()}: task None (embeddings) has no training objective; construct the "
                               "module with task='seq-cls' (or another task) to fine-tune")
-        sizes = {"token-cls": (4,), "text-matching": (5,), "text-matching/cross": (3, 5), "qa": (4,)}.get(layout, (3,))
-        if len(batch) not in sizes:
-            raise ConfigError(f"{self._label()}: task {task!r} expects batches {BATCH_LAYOUT[layout]}, "
+        if len(batch) not in self._task.batch_fields:
+            raise ConfigError(f"{self._label()}: task {self.task!r} expects batches {self._task.batch_layout}, "
                               f"got {len(batch)} fields")
-        if task == "token-cls":
-            return self(input_ids=batch[0], token_type_ids=batch[1], seq_lengths=batch[2], labels=batch[3])
-        if task == "text-matching" and self.matching == "siamese":
-            return self(query_input_ids=batch[0], query_token_type_ids=batch[1], title_input_ids=batch[2],
-                        title_token_type_ids=batch[3], labels=batch[4])
-        if task == "text-matching" and len(batch) == 5:
-            ids, types = self._pairs_from_siamese(batch[0], batch[2])
-            return self(input_ids=ids, token_type_ids=types, labels=batch[4])
-        if task == "qa":
-            return self(input_ids=batch[0], token_type_ids=batch[1], start_positions=batch[2], end_positions=batch[3])
-        return self(input_ids=batch[0], token_type_ids=batch[1], labels=batch[2])
+        return self._task.step(self, batch)
 
-    def _pairs_from_siamese(self, query_ids: paddle.Tensor, title_ids: paddle.Tensor):
+    def pairs_from_siamese(self, query_ids: paddle.Tensor, title_ids: paddle.Tensor):
         """``[CLS] q [SEP] t [SEP]`` rows from separately encoded texts, the longer text trimmed first (as the seed)."""
         pad, sep_id = self.pad_token_id, self._sep_id
         cls_id = int(self.tokenizer.convert_tokens_to_ids("[CLS]"))
@@ -437,7 +305,7 @@ class ElectraHubModule(nn.Layer, TransformerModule):
                 (a if len(a) > len(b) else b).pop()
             ids_rows.append([cls_id, *a, sep_id, *b, sep_id])
             type_rows.append([0] * (len(a) + 2) + [1] * (len(b) + 1))
-        ids, types, _ = self._pad(ids_rows, type_rows)
+        ids, types, _ = self.pad(ids_rows, type_rows)
         return ids, types
 
     def training_step(self, batch: list[paddle.Tensor], batch_idx: int) -> dict[str, Any]:
@@ -466,7 +334,7 @@ class ElectraHubModule(nn.Layer, TransformerModule):
     def _sep_id(self) -> int:
         return int(self.tokenizer.convert_tokens_to_ids("[SEP]"))
 
-    def _pad(self, ids_rows: list[list[int]], type_rows: list[list[int]]):
+    def pad(self, ids_rows: list[list[int]], type_rows: list[list[int]]):
         width = max(len(r) for r in ids_rows)
         ids = np.full((len(ids_rows), width), self.pad_token_id, dtype="int64")
         types = np.zeros_like(ids)
@@ -475,12 +343,12 @@ class ElectraHubModule(nn.Layer, TransformerModule):
             ids[i, :len(row)], types[i, :len(row)], mask[i, :len(row)] = row, row_types, 1
         return paddle.to_tensor(ids), paddle.to_tensor(types), paddle.to_tensor(mask)
 
-    def _encode(self, items: Sequence[Sequence[str]], max_seq_len: int, split_char: str = "\002"):
+    def encode(self, items: Sequence[Sequence[str]], max_seq_len: int, split_char: str = "\002"):
         from paddlehub.utils.utils import reseg_token_label
 
         ids_rows, type_rows = [], []
         for texts in items:
-            if self.task == "token-cls":
+            if getattr(self._task, "splits_words", False):
                 tokens, _ = reseg_token_label(tokenizer=self.tokenizer, tokens=texts[0].split(split_char))
                 encoded = self.tokenizer(tokens, is_split_into_words=True, max_length=max_seq_len, truncation=True)
             else:
@@ -488,15 +356,13 @@ class ElectraHubModule(nn.Layer, TransformerModule):
                                          truncation=True)
             ids_rows.append(list(encoded["input_ids"]))
             type_rows.append(list(encoded["token_type_ids"]))
-        return (*self._pad(ids_rows, type_rows), [len(r) for r in ids_rows])
+        return (*self.pad(ids_rows, type_rows), [len(r) for r in ids_rows])
 
     def _check_data(self, data: Any) -> list[list[str]]:
         if isinstance(data, str) or not isinstance(data, Sequence):
             raise ConfigError(f"{self._label()}: predict data must be a list like [['text'], ['text_a', 'text_b']], "
                               f"got {type(data).__name__}")
-        need = {"text-matching": 2, "qa": 2, "token-cls": 1, "rtd": 1, "fill-mask": 1}.get(self.task)
-        what = {"qa": "[question, context]", "text-matching": "[text_a, text_b]"}.get(
-            self.task, "[text]" if need else "[text] or [text_a, text_b]")
+        need, what = self._task.texts_per_item, self._task.item_shape
         items = []
         for i, item in enumerate(data):
             texts = [item] if isinstance(item, str) else list(item) if isinstance(item, Sequence) else None
@@ -536,15 +402,14 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         probs: list[Any] = []
         with paddle.no_grad():
             for start in range(0, len(items), batch_size):
-                batch_results, batch_probs = self._predict_batch(items[start:start + batch_size], max_seq_len,
-                                                                 split_char, top_k, fast)
+                batch_results, batch_probs = self._task.predict_batch(self, items[start:start + batch_size],
+                                                                      max_seq_len, split_char, top_k, fast)
                 results += batch_results
                 probs += batch_probs
         return (results, probs) if return_prob and self.task is not None else results
 
     def _fast_predictor(self, device: str):
-        if self.task not in ("seq-cls", "token-cls", "text-matching") or self.matching == "siamese" and \
-                self.task == "text-matching":
+        if not self._task.fast:
             raise ConfigError(f"{self._label()}: use_fast supports tasks seq-cls, token-cls and text-matching with "
                               f"matching='cross', not {self.task!r}; call predict without use_fast")
         from ..inference.fast import ModelExport
@@ -552,71 +417,6 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         if getattr(self, "_fast", None) is None or self._fast.device != device:
             self._fast = ModelExport(self.model, device=device)
         return self._fast.predictor()
-
-    def _predict_batch(self, items: list[list[str]], max_seq_len: int, split_char: str, top_k: int, fast=None):
-        task = self.task
-        if task == "qa":
-            return self._predict_qa(items, max_seq_len)
-        if task == "rtd":
-            from ..inference import detect_replaced
-
-            scored = detect_replaced(self.model_dir, [t[0] for t in items], max_seq_len=max_seq_len,
-                                     model=self.model, tokenizer=self.tokenizer)
-            results = [[{"token": s.token, "replaced_prob": s.replaced_prob} for s in row] for row in scored]
-            return results, [[s.replaced_prob for s in row] for row in scored]
-        if task == "fill-mask":
-            from ..inference import fill_mask
-
-            predicted = fill_mask(self.model_dir, [t[0] for t in items], top_k=top_k, max_seq_len=max_seq_len,
-                                  model=self.model, tokenizer=self.tokenizer)
-            results = [[[{"token": tok, "prob": p} for tok, p in m.candidates] for m in row] for row in predicted]
-            return results, [[[p for _, p in m.candidates] for m in row] for row in predicted]
-        if task == "text-matching" and self.matching == "siamese":
-            q_ids, q_types, q_mask, _ = self._encode([t[:1] for t in items], max_seq_len)
-            t_ids, t_types, t_mask, _ = self._encode([t[1:] for t in items], max_seq_len)
-            out = self(query_input_ids=q_ids, query_token_type_ids=q_types, query_attention_mask=q_mask,
-                       title_input_ids=t_ids, title_token_type_ids=t_types, title_attention_mask=t_mask).numpy()
-            return [self.label_map[int(i)] for i in out.argmax(-1)], out.tolist()
-        ids, types, mask, lengths = self._encode(items, max_seq_len, split_char)
-        if fast is not None:  # softmax of the exported model's logits, as forward() returns
-            logits = fast(ids.numpy(), types.numpy(), mask.numpy())
-            out = np.exp(logits - logits.max(-1, keepdims=True))
-            out = paddle.to_tensor(out / out.sum(-1, keepdims=True))
-        else:
-            out = self(input_ids=ids, token_type_ids=types, attention_mask=mask)
-        if task is None:
-            sequence = out.numpy()
-            return [[sequence[i, 0].tolist(), sequence[i, :n].tolist()] for i, n in enumerate(lengths)], []
-        out = out.numpy()
-        if task == "token-cls":
-            labels = [[self.label_map[int(j)] for j in out[i, :n].argmax(-1)] for i, n in enumerate(lengths)]
-            return labels, [out[i, :n].tolist() for i, n in enumerate(lengths)]
-        return [self.label_map[int(i)] for i in out.argmax(-1)], out.tolist()
-
-    def _predict_qa(self, items: list[list[str]], max_seq_len: int):
-        """The fine-tuning pipeline's featurization and decoding (``hub/qa.py``), so both give the same span."""
-        from ..tasks.qa_features import featurize_qa
-        from ..textio import is_blank
-
-        readable = [i for i, (_, context) in enumerate(items) if not is_blank(context)]
-        if len(readable) < len(items):  # an empty context has no answer; it never fails the other items
-            answered, scores = self._predict_qa([items[i] for i in readable], max_seq_len) if readable else ([], [])
-            results: list[Any] = [spans.NO_ANSWER.as_dict() for _ in items]
-            probs: list[Any] = [0.0 for _ in items]
-            for k, i in enumerate(readable):
-                results[i], probs[i] = answered[k], scores[k]
-            return results, probs
-        examples = spans.examples_for(items)
-        features = featurize_qa(examples, self.tokenizer, max_seq_len, self.doc_stride, spans.MAX_QUERY_LEN)
-        ids, types, mask = self._pad([f.input_ids for f in features], [f.token_type_ids for f in features])
-        out = [t.numpy() for t in self(input_ids=ids, token_type_ids=types, attention_mask=mask)]
-        if self.head == "seed":
-            results = {f.unique_id: tuple(o[k] for o in out[:4]) for k, f in enumerate(features)}
-        else:
-            results = {f.unique_id: spans.beam_from_logits(out[0][k][:len(f.input_ids)], out[1][k][:len(f.input_ids)])
-                       for k, f in enumerate(features)}
-        decoded = spans.decode(examples, features, results, self.max_answer_len)
-        return [span.as_dict() for span in decoded], [span.score for span in decoded]
 
     def get_embedding(self, data: list[list[str]], use_gpu: bool = False, max_seq_len: int = 128,
                       batch_size: int = 1) -> list[list[Any]]:
@@ -645,19 +445,15 @@ class ElectraHubModule(nn.Layer, TransformerModule):
                     self._batcher = MicroBatcher(lambda items, **options: self.predict(
                         items, batch_size=max(1, len(items)), **options))
             results = self._batcher.submit(list(data), max_seq_len=max_seq_len, use_gpu=use_gpu)
-        if self.task == "token-cls":
-            results = [labels[1:-1] for labels in results]
-        return results
+        return self._task.served(results)
 
     # ------------------------------------------------------------------------------------------ export
     @property
     def input_spec(self) -> list[paddle.static.InputSpec]:
         """int64 ``input_ids`` and ``token_type_ids`` (query then title for siamese text-matching)."""
-        names = (["query_input_ids", "query_token_type_ids", "title_input_ids", "title_token_type_ids"]
-                 if self.task == "text-matching" and self.matching == "siamese" else ["input_ids", "token_type_ids"])
-        # the seed QA head's beam (top-k over positions) needs a static length: pad inputs to max_position
-        length = self.max_position if self.task == "qa" and self.head == "seed" else None
-        return [paddle.static.InputSpec(shape=[None, length], dtype="int64", name=n) for n in names]
+        length = self._task.static_length(self)
+        return [paddle.static.InputSpec(shape=[None, length], dtype="int64", name=n)
+                for n in self._task.input_names(self)]
 
     def _export_layer(self) -> nn.Layer:
         return _ExportWrapper(self)
@@ -711,10 +507,7 @@ class _ExportWrapper(nn.Layer):
     def __init__(self, module: ElectraHubModule):
         super().__init__()
         self.module = module
-        self.siamese = module.task == "text-matching" and module.matching == "siamese"
 
     def forward(self, input_ids, token_type_ids, title_input_ids=None, title_token_type_ids=None):
-        if self.siamese:
-            return self.module(query_input_ids=input_ids, query_token_type_ids=token_type_ids,
-                               title_input_ids=title_input_ids, title_token_type_ids=title_token_type_ids)
-        return self.module(input_ids=input_ids, token_type_ids=token_type_ids)
+        return self.module._task.export_forward(self.module, input_ids, token_type_ids, title_input_ids,
+                                                title_token_type_ids)

@@ -19,12 +19,13 @@ import paddle
 from ..errors import DataError
 from ..tasks.qa_features import QAFeature, featurize_qa, postprocess_qa
 from ..tasks.readers import Answer, QAExample
+from ..tasks.registry import QA_DEFAULTS
 
-# ymcui/Chinese-ELECTRA configure_finetuning.py defaults for cmrc2018/drcd (see tasks/registry.py)
-MAX_QUERY_LEN = 64
-DOC_STRIDE = 128
-N_BEST = 20
-MAX_ANSWER_LEN = 30
+# the seed's cmrc2018/drcd defaults, from the one table (tasks/registry.py)
+MAX_QUERY_LEN = QA_DEFAULTS.max_query_length
+DOC_STRIDE = QA_DEFAULTS.doc_stride
+N_BEST = QA_DEFAULTS.n_best_size
+MAX_ANSWER_LEN = QA_DEFAULTS.max_answer_length
 
 
 @dataclass(frozen=True)
@@ -135,3 +136,28 @@ class SpanDataset(paddle.io.Dataset):
         types[:len(feature.token_type_ids)] = feature.token_type_ids
         return (ids, types, np.array(feature.start_position, dtype="int64"),
                 np.array(feature.end_position, dtype="int64"))
+
+
+def predict(module, items: list[list[str]], max_seq_len: int) -> tuple[list[dict[str, Any]], list[float]]:
+    """``[question, context]`` items -> spans, featurized and decoded as fine-tuning evaluation does."""
+    from ..textio import is_blank
+
+    readable = [i for i, (_, context) in enumerate(items) if not is_blank(context)]
+    if len(readable) < len(items):  # an empty context has no answer; it never fails the other items
+        answered, scores = predict(module, [items[i] for i in readable], max_seq_len) if readable else ([], [])
+        results: list[Any] = [NO_ANSWER.as_dict() for _ in items]
+        probs: list[Any] = [0.0 for _ in items]
+        for k, i in enumerate(readable):
+            results[i], probs[i] = answered[k], scores[k]
+        return results, probs
+    examples = examples_for(items)
+    features = featurize_qa(examples, module.tokenizer, max_seq_len, module.doc_stride, MAX_QUERY_LEN)
+    ids, types, mask = module.pad([f.input_ids for f in features], [f.token_type_ids for f in features])
+    out = [t.numpy() for t in module(input_ids=ids, token_type_ids=types, attention_mask=mask)]
+    if module.head == "seed":
+        results = {f.unique_id: tuple(o[k] for o in out[:4]) for k, f in enumerate(features)}
+    else:
+        results = {f.unique_id: beam_from_logits(out[0][k][:len(f.input_ids)], out[1][k][:len(f.input_ids)])
+                   for k, f in enumerate(features)}
+    decoded = decode(examples, features, results, module.max_answer_len)
+    return [span.as_dict() for span in decoded], [span.score for span in decoded]

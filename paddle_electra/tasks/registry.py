@@ -168,7 +168,7 @@ _DECAY = _frozen({"small": 0.8, "small-ex": 0.8, "base": 0.8, "large": 0.9})
 _CLS_DEFAULTS = TaskDefaults(
     max_seq_length=128, num_train_epochs=3.0, learning_rates=_STD_LR, layerwise_lr_decays=_DECAY
 )
-_QA_DEFAULTS = TaskDefaults(
+QA_DEFAULTS = TaskDefaults(
     max_seq_length=512,
     num_train_epochs=2.0,
     learning_rates=_STD_LR,
@@ -215,7 +215,7 @@ def _tsv_task(name: str, columns: Mapping[str, TsvColumns], description: str, **
 def _squad_task(name: str, description: str) -> TaskSpec:
     """A span-extraction task in SQuAD-v1 JSON, scored by the official CMRC2018/DRCD EM/F1."""
     return _spec(name=name, kind="qa", labels=None, metric="em_f1", file_format="squad_json",
-                 extensions=("json",), defaults=_QA_DEFAULTS, description=description)
+                 extensions=("json",), defaults=QA_DEFAULTS, description=description)
 
 
 TASKS: Mapping[str, TaskSpec] = _frozen(
