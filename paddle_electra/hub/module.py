@@ -113,8 +113,8 @@ class ElectraHubModule(nn.Layer, TransformerModule):
                 raise ConfigError(f"{self._label()}: num_classes must be a positive int, got {num_classes!r}")
             self.num_classes = num_classes
             self.label_map = {i: i for i in range(num_classes)}
-        if self.task == "token-cls" and not label_map:
-            raise ConfigError(f"{self._label()}: task 'token-cls' needs label_map={{0: 'B-PER', 1: 'I-PER', …, "
+        if self._task.needs_label_map and not label_map:
+            raise ConfigError(f"{self._label()}: task {self.task!r} needs label_map={{0: 'B-PER', 1: 'I-PER', …, "
                               "n: 'O'}} (ChunkEvaluator scores chunks by tag name)")
 
         self.model_dir = self._weights(model_dir)
@@ -310,24 +310,15 @@ class ElectraHubModule(nn.Layer, TransformerModule):
 
     def training_step(self, batch: list[paddle.Tensor], batch_idx: int) -> dict[str, Any]:
         """One hub.Trainer step on this task's batch layout: ``{'loss', 'metrics'}``."""
-        if self.task == "token-cls":
-            self.metric.reset()  # per-batch F1 in the training log, as the official module
+        self._task.start_train_step(self)
         _, loss, metrics = self._step(batch)
         return {"loss": loss, "metrics": metrics}
 
     def validation_step(self, batch: list[paddle.Tensor], batch_idx: int) -> dict[str, Any]:
         """One hub.Trainer evaluation step: ``{'loss', 'metrics'}`` (token-cls F1 accumulates over the set)."""
-        if self.task == "token-cls" and batch_idx == 0:
-            self.metric.reset()
-            self._eval_seen, self._eval_f1 = 0, 0.0
+        self._task.start_validation_step(self, batch_idx)
         _, loss, metrics = self._step(batch)
-        if self.task == "token-cls":
-            # hub.Trainer.evaluate reports sum(value * batch) / N; this batch's share makes that the set's F1
-            size = int(batch[0].shape[0])
-            f1 = metrics["f1_score"]
-            metrics = {"f1_score": (f1 * (self._eval_seen + size) - self._eval_f1 * self._eval_seen) / size}
-            self._eval_seen, self._eval_f1 = self._eval_seen + size, f1
-        return {"loss": loss, "metrics": metrics}
+        return {"loss": loss, "metrics": self._task.validation_metrics(self, batch, metrics)}
 
     # ------------------------------------------------------------------------------------------ predict
     @property
@@ -369,7 +360,7 @@ class ElectraHubModule(nn.Layer, TransformerModule):
             # an empty text is predicted (as the official module does: [CLS] [SEP]), never fails the batch
             if (texts is None or not 1 <= len(texts) <= 2 or (need and len(texts) != need)
                     or any(not isinstance(t, str) for t in texts)):
-                error = HubUsageError if self.task == "text-matching" else ConfigError
+                error = self._task.bad_item_error
                 raise error(f"{self._label()}: predict data item {i} must be {what} of strings for task "
                             f"{self.task!r}, got {item!r}")
             items.append(texts)

@@ -13,7 +13,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from ..compat import rtd_logits
-from ..errors import ConfigError
+from ..errors import ConfigError, HubUsageError
 
 IGNORE = -100  # label of tokens that take no part in a token-level loss (PaddleHub's SeqLabelingDataset pads)
 
@@ -42,6 +42,8 @@ class HubTask:
     texts_per_item: int | None = 1  # None: one text or a pair
     item_shape = "[text]"
     trainable = True
+    needs_label_map = False
+    bad_item_error: type[Exception] = ConfigError  # what a malformed predict item raises
     fast = False  # predict(use_fast=True) through an export of the weights
     fast_outputs_probs = True  # the exported model returns logits: softmax them as forward() does
 
@@ -53,6 +55,15 @@ class HubTask:
 
     def step(self, module, batch: Sequence[paddle.Tensor]):
         return module(input_ids=batch[0], token_type_ids=batch[1], labels=batch[2])
+
+    def start_train_step(self, module) -> None:
+        """Before each hub.Trainer training step."""
+
+    def start_validation_step(self, module, batch_idx: int) -> None:
+        """Before each hub.Trainer evaluation step."""
+
+    def validation_metrics(self, module, batch, metrics: dict[str, float]) -> dict[str, float]:
+        return metrics
 
     def predict_batch(self, module, items: list[list[str]], max_seq_len: int, split_char: str, top_k: int,
                       fast=None) -> tuple[list[Any], list[Any]]:
@@ -129,6 +140,7 @@ class TextMatchingCross(SeqCls):
     """``matching='cross'``: the seed's sentence-pair classifier; also trains on the siamese 5-tuple."""
 
     name = "text-matching"
+    bad_item_error = HubUsageError  # the official module raises RuntimeError here
     batch_layout = "(input_ids, token_type_ids, labels) or the siamese 5-tuple"
     batch_fields = (3, 5)
     texts_per_item = 2
@@ -148,6 +160,7 @@ class TextMatchingSiamese(HubTask):
     """The official text-matching model: mean-pooled query and title, ``[q, t, |q - t|]`` -> classifier."""
 
     name = "text-matching"
+    bad_item_error = HubUsageError
     batch_layout = "(query_input_ids, query_token_type_ids, title_input_ids, title_token_type_ids, labels)"
     batch_fields = (5,)
     texts_per_item = 2
@@ -198,6 +211,7 @@ class TokenCls(HubTask):
     batch_layout = "(input_ids, token_type_ids, seq_lengths, labels)"
     batch_fields = (4,)
     fast = True
+    needs_label_map = True
     splits_words = True  # items are words joined by split_char
 
     def build(self, module, kwargs):
@@ -230,6 +244,22 @@ class TokenCls(HubTask):
 
     def step(self, module, batch):
         return module(input_ids=batch[0], token_type_ids=batch[1], seq_lengths=batch[2], labels=batch[3])
+
+    def start_train_step(self, module) -> None:
+        module.metric.reset()  # per-batch F1 in the training log, as the official module
+
+    def start_validation_step(self, module, batch_idx: int) -> None:
+        if batch_idx == 0:
+            module.metric.reset()
+            self.eval_seen, self.eval_f1 = 0, 0.0
+
+    def validation_metrics(self, module, batch, metrics):
+        # hub.Trainer.evaluate reports sum(value * batch) / N; this batch's share makes that the set's F1
+        size = int(batch[0].shape[0])
+        f1 = metrics["f1_score"]
+        share = (f1 * (self.eval_seen + size) - self.eval_f1 * self.eval_seen) / size
+        self.eval_seen, self.eval_f1 = self.eval_seen + size, f1
+        return {"f1_score": share}
 
     def decode(self, module, out, lengths):
         labels = [[module.label_map[int(j)] for j in out[i, :n].argmax(-1)] for i, n in enumerate(lengths)]
