@@ -10,9 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .catalog import get_variant
-from .errors import ConfigError, StoreError
-from .store import is_model_dir, resolve
+from .sources import models_for
 
 log = logging.getLogger("paddle_electra.quickstart")
 
@@ -23,30 +21,6 @@ FILL_MASK_TEXT = "今天天[MASK]很好"
 RTD_TEXT = "今天天气很好，我很开心"
 
 
-def _models_from(source: str | None, workdir: Path) -> tuple[Path, Path | None]:
-    """(discriminator dir, generator dir or None) for whatever the user pointed at."""
-    from .convert.hf import convert_hf
-    from .convert.tf import convert_tf_checkpoint
-
-    if source is None:
-        source = str(TINY_CHECKPOINT)
-    path = Path(source).expanduser()
-    if path.exists() and not is_model_dir(path):
-        if path.is_file() and path.suffix in (".safetensors", ".bin") or (path / "config.json").is_file():
-            return convert_hf(path, output=workdir / "model", force=True), None
-        written = convert_tf_checkpoint(path, output=workdir / "models", force=True)
-        return written["discriminator"], written.get("generator")
-    disc = resolve(source)
-    try:
-        variant = get_variant(source)
-    except ConfigError:
-        return disc, None
-    try:
-        return disc, resolve(variant.companion if variant.role == "discriminator" else variant.name)
-    except StoreError:
-        return disc, None
-
-
 def quickstart(source: str | None = None, workdir: str | Path = "quickstart_output", epochs: float | None = None,
                data_dir: str | Path | None = None, task: str = "chnsenticorp") -> dict:
     """Run every stage and print what each produced; returns the fine-tuning results."""
@@ -54,7 +28,7 @@ def quickstart(source: str | None = None, workdir: str | Path = "quickstart_outp
 
     workdir = Path(workdir)
     print(f"[1/4] converting {source or 'the embedded tiny checkpoint (random weights)'}")
-    disc, gen = _models_from(source, workdir)
+    disc, gen = models_for(source or TINY_CHECKPOINT, workdir / "models")
     print(f"      discriminator: {disc}\n      generator:     {gen or '(none)'}")
     if gen is not None:
         print(f"[2/4] fill-mask with the generator: {FILL_MASK_TEXT}")

@@ -17,20 +17,21 @@ log = logging.getLogger("paddle_electra.finetune")
 def _seed_model_dir(data_dir: Path, model_name: str) -> Path:
     """The seed keeps models in ``D/models/NAME``; a TF checkpoint found there is converted once, beside it."""
     seed_dir = data_dir / "models" / model_name
-    if seed_dir.is_dir():
-        from ..store import is_model_dir
+    if not seed_dir.is_dir():
+        return resolve(model_name)
+    from ..sources import identify, models_for
+    from ..store import is_model_dir
 
-        if is_model_dir(seed_dir):
-            return seed_dir
-        converted = seed_dir / "paddle" / "discriminator"
-        if is_model_dir(converted):
+    try:
+        found = identify(seed_dir)
+    except ConfigError:  # only the seed's outputs (finetuning_models/) live there: the model is in the store
+        return resolve(model_name)
+    converted = seed_dir / "paddle" / "discriminator"
+    if found.kind == "tf-checkpoint":
+        if is_model_dir(converted):  # converted on an earlier run
             return converted
-        if any(seed_dir.glob("*.index")):
-            from ..convert.tf import convert_tf_checkpoint
-
-            log.info("converting the TF checkpoint in %s for Paddle (once)", seed_dir)
-            return convert_tf_checkpoint(seed_dir, output=seed_dir / "paddle")["discriminator"]
-    return resolve(model_name)
+        log.info("converting the TF checkpoint in %s for Paddle (once)", seed_dir)
+    return models_for(seed_dir, seed_dir / "paddle", force=False)[0]
 
 
 def run_seed_style(data_dir: str | Path, model_name: str, hparams: Any) -> dict[str, dict]:

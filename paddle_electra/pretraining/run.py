@@ -120,10 +120,6 @@ class InitSpec:
 
 
 # ---------------------------------------------------------------------------------------------- init
-def _is_tf_checkpoint(path: Path) -> bool:
-    return path.is_dir() and ((path / "checkpoint").is_file() or any(path.glob("*.index")))
-
-
 def _check_head(path: Path, head: str, want: str) -> None:
     if head != want:
         other = "discriminator" if want == "generator" else "generator"
@@ -134,28 +130,20 @@ def _check_head(path: Path, head: str, want: str) -> None:
 
 def resolve_init(model: str, settings: PretrainSettings, out: Path) -> InitSpec:
     """Find the discriminator/generator pair (or the sizes, from scratch) that ``model`` names."""
-    from ..store import is_model_dir, resolve
+    from ..sources import identify, models_for
+    from ..store import resolve
 
-    path = Path(model).expanduser()
+    found = identify(model)
     disc_dir: Path | None = None
     gen_dir: Path | None = None
     disc_sizes: Sizes | None = None
     description = str(model)
-    if path.is_dir():
-        if is_model_dir(path / "discriminator"):
-            disc_dir = path / "discriminator"
-            gen_dir = path / "generator" if is_model_dir(path / "generator") else None
-        elif is_model_dir(path):
-            disc_dir = path
-        elif _is_tf_checkpoint(path):
-            from ..convert.tf import convert_tf_checkpoint
-
-            log.info("%s is a TensorFlow checkpoint: converting it into %s first", path, out / "init")
-            written = convert_tf_checkpoint(path, output=out / "init", force=True)
-            disc_dir, gen_dir = written["discriminator"], written.get("generator")
-        else:
-            raise ConfigError(f"{path} holds neither a converted model (config.json + model_state.pdparams, or "
-                              "discriminator/ and generator/) nor a TensorFlow checkpoint")
+    if found.kind == "hf":
+        raise ConfigError(f"{found.path} is one HuggingFace half; pretraining needs both ELECTRA halves: convert the "
+                          "discriminator and the generator, then pass the directory holding discriminator/ and "
+                          "generator/ (or --generator DIR)")
+    if found.kind != "name":
+        disc_dir, gen_dir = models_for(model, out / "init")
     else:
         variant = get_variant(model)
         disc_variant = variant if variant.role == "discriminator" else get_variant(variant.companion)
