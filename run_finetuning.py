@@ -2,7 +2,9 @@
 
 Same flags as ymcui/Chinese-ELECTRA's run_finetuning.py. ``--model-name`` is a store name, a converted model
 directory, or (as in the seed's layout) ``D/models/NAME`` holding a converted model or an HFL TF checkpoint,
-which is converted on first use. Results go to ``D/models/NAME/results/<task>_results.txt`` as in the seed.
+which is converted on first use (into ``D/models/NAME/paddle/``). Each run writes
+``D/models/NAME/finetuning_models/<task>_model/`` (``results.txt``: one line per split, ``best_model/``) when
+``D/models/NAME`` exists, else ``runs/<task>-<model>/``; ``num_trials`` > 1 appends ``_<trial>``.
 """
 
 import argparse

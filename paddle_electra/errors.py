@@ -42,3 +42,16 @@ class SettingError(ConfigError, ValueError):
 
 class CompatError(ElectraError):
     """An installed Paddle / PaddleNLP / PaddleHub moved an internal this package relies on (see ``compat``)."""
+
+
+class InputError(DataError, ValueError):
+    """A library function got inputs it cannot use (predictions without ids, no examples to score): one line
+    on the CLI, and still a ``ValueError`` for library callers who catch that."""
+
+
+class WrongTokenizerError(ConfigError, TypeError):
+    """A tokenizer of the wrong kind for the job (QA needs a BERT-style basic + WordPiece tokenizer)."""
+
+
+class ExportError(ConversionError, RuntimeError):
+    """paddle2onnx (or Paddle's tracer) could not export a model; still a ``RuntimeError`` as before."""

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError, StoreError
-from ..modeling.config import read_config_json
+from ..modeling.config import fit_length, read_config_json
 from ..runtime import select_device
 from ..store import CONFIG_FILE, resolve
 from ..tasks import get_task
@@ -27,10 +27,7 @@ def run_finetuning(task: str | Any, data_dir: str | Path, model: str | Path, out
     model_dir = resolve(model)
     settings = build_settings(task, model_dir, hparams, **overrides)
     positions = int(read_config_json(model_dir / CONFIG_FILE).get("max_position_embeddings", 512))
-    if settings.max_seq_length > positions:  # longer ids would index past the position table
-        log.warning("max_seq_length %d > the model's %d positions; using %d", settings.max_seq_length, positions,
-                    positions)
-        settings.max_seq_length = positions
+    settings.max_seq_length = fit_length(settings.max_seq_length, positions)
     spec = get_task(task)  # the object: a custom task carries its column names
     check_model_for(model_dir, settings.do_train)
     out = Path(output_dir or Path("runs") / f"{spec.name}-{model_dir.name}")

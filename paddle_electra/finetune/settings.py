@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from ..modeling.config import read_config_json, sizes_from_dict
 from ..store import CONFIG_FILE
 from ..tasks import get_task
+from ..tasks.registry import QA_DEFAULTS, TaskDefaults
 from ..training.loop import LoopConfig
 from ..training.optim import RecipeConfig
 
@@ -55,16 +56,17 @@ class FinetuneSettings:
     layerwise_lr_decay: float
     num_train_epochs: float
     max_seq_length: int
-    train_batch_size: int = 32
-    eval_batch_size: int = 32
-    warmup_proportion: float = 0.1
-    weight_decay_rate: float = 0.01
-    max_query_length: int = 64
-    doc_stride: int = 128
-    n_best_size: int = 20
-    max_answer_length: int = 30
-    beam_size: int = 20
-    answerable_weight: float = 0.5
+    # the seed's defaults come from the one table (tasks/registry.py); a task's own values override them
+    train_batch_size: int = TaskDefaults.train_batch_size
+    eval_batch_size: int = TaskDefaults.eval_batch_size
+    warmup_proportion: float = TaskDefaults.warmup_proportion
+    weight_decay_rate: float = TaskDefaults.weight_decay_rate
+    max_query_length: int = QA_DEFAULTS.max_query_length
+    doc_stride: int = QA_DEFAULTS.doc_stride
+    n_best_size: int = QA_DEFAULTS.n_best_size
+    max_answer_length: int = QA_DEFAULTS.max_answer_length
+    beam_size: int = QA_DEFAULTS.beam_size
+    answerable_weight: float = QA_DEFAULTS.answerable_weight
     do_train: bool = True
     do_eval: bool = True
     do_test: bool = True

@@ -31,7 +31,7 @@ from paddlehub.module.module import serving
 from paddlehub.module.nlp_module import TransformerModule
 
 from ..catalog import Variant, get_variant
-from ..errors import CheckpointError, ConfigError, HubUsageError, StoreError
+from ..errors import CheckpointError, ConfigError, ExportError, HubUsageError, StoreError
 from ..store import resolve
 from . import qa as spans
 from .tasks import IGNORE, HubTask, task_for  # noqa: F401 - IGNORE: the label hub datasets pad with
@@ -329,7 +329,7 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         width = max(len(r) for r in ids_rows)
         ids = np.full((len(ids_rows), width), self.pad_token_id, dtype="int64")
         types = np.zeros_like(ids)
-        mask = np.zeros_like(ids)  # int64: Paddle adds a float mask as-is (notes §3.7)
+        mask = np.zeros_like(ids)  # int64: Paddle adds a float mask as-is, it converts only int/bool masks
         for i, (row, row_types) in enumerate(zip(ids_rows, type_rows)):
             ids[i, :len(row)], types[i, :len(row)], mask[i, :len(row)] = row, row_types, 1
         return paddle.to_tensor(ids), paddle.to_tensor(types), paddle.to_tensor(mask)
@@ -383,10 +383,9 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         if use_gpu and not paddle.is_compiled_with_cuda():
             raise ConfigError(f"{self._label()}: use_gpu=True but this Paddle build has no CUDA; pass use_gpu=False")
         paddle.set_device("gpu" if use_gpu else "cpu")
-        if max_seq_len > self.max_position:
-            log.info("max_seq_len %d > the model's %d positions; using %d", max_seq_len, self.max_position,
-                     self.max_position)
-            max_seq_len = self.max_position
+        from ..modeling.config import fit_length
+
+        max_seq_len = fit_length(max_seq_len, self.max_position, "max_seq_len")
         self.eval()
         fast = self._fast_predictor("gpu" if use_gpu else "cpu") if use_fast else None
         results: list[Any] = []
@@ -482,10 +481,10 @@ class ElectraHubModule(nn.Layer, TransformerModule):
             try:
                 paddle2onnx.export(model_file, params_file, save_file, opset_version=opset_version, **kwargs)
             except SystemExit:  # paddle2onnx's logging.error() exits the interpreter
-                raise RuntimeError(f"paddle2onnx could not convert {self._label()} (task {self.task!r}); "
+                raise ExportError(f"paddle2onnx could not convert {self._label()} (task {self.task!r}); "
                                    "see its log above") from None
         if not os.path.isfile(save_file):
-            raise RuntimeError(f"paddle2onnx wrote no {save_file}; see its log above")
+            raise ExportError(f"paddle2onnx wrote no {save_file}; see its log above")
         return Path(save_file)
 
     def _export_name(self) -> str:

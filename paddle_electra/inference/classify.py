@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..modeling.config import fit_length, read_config_json
 from ..numeric import softmax
 from .finetuned import load_finetuned, read_labels
 
@@ -36,7 +37,6 @@ def predict_texts(model_dir: str | Path, pairs: list[tuple[str, str | None]], ma
             raise ConfigError(f"input text {i} ({a!r}{f' ||| {b!r}' if b is not None else ''}) is empty or "
                               "whitespace only (zero-width characters count as whitespace); pass non-empty text")
     if fast:
-        from ..modeling.config import read_config_json
         from ..tokenizer import load_tokenizer
         from .fast import fast_predictor
 
@@ -55,8 +55,7 @@ def predict_texts(model_dir: str | Path, pairs: list[tuple[str, str | None]], ma
             with paddle.no_grad():
                 return model(input_ids=paddle.to_tensor(input_ids), token_type_ids=paddle.to_tensor(token_type_ids),
                              attention_mask=paddle.to_tensor(attention_mask)).numpy()
-    if max_seq_length > positions:  # longer ids would index past the position table
-        max_seq_length = positions
+    max_seq_length = fit_length(max_seq_length, positions)
     rows = [Encoded(*encode_pair(tokenizer, a, b, max_seq_length)[:2], 0) for a, b in pairs]
     probs = np.zeros((len(rows), len(labels)), dtype="float32")
     for index, batch in eval_batches(rows, batch_size):

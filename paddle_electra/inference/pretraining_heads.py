@@ -37,7 +37,7 @@ def _forward(model, encoded: dict[str, np.ndarray]) -> np.ndarray:
         out = model(
             input_ids=paddle.to_tensor(encoded["input_ids"]),
             token_type_ids=paddle.to_tensor(encoded["token_type_ids"]),
-            attention_mask=paddle.to_tensor(encoded["attention_mask"]),  # int64: see notes §3.7
+            attention_mask=paddle.to_tensor(encoded["attention_mask"]),  # int64: Paddle adds a float mask as-is, it converts only int/bool masks
         )
     out = out[0] if isinstance(out, (tuple, list)) else out
     return out.numpy()
@@ -66,7 +66,10 @@ def _prepare(model_dir: str | Path, role: str, job: str, texts: list[str], max_s
     if model is None:
         _require_role(model_dir, role, job)
         model, model_dir = load_model(model_dir, head=role)
+    from ..modeling.config import fit_length
+
     tokenizer = tokenizer or load_tokenizer(model_dir)
+    max_seq_len = fit_length(max_seq_len, int(model.config.max_position_embeddings), "max_seq_len")
     return model, tokenizer, _encode(tokenizer, texts, max_seq_len)
 
 

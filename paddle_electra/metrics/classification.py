@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..errors import InputError
+
 __all__ = ["accuracy", "format_metrics"]
 
 
@@ -24,9 +26,9 @@ def accuracy(preds: Sequence[Any] | Any, labels: Sequence[Any] | Any) -> float:
     """Percentage (0-100) of ``preds`` equal to ``labels``, as the seed's ``AccuracyScorer`` reports it."""
     p, y = _as_list(preds), _as_list(labels)
     if len(p) != len(y):
-        raise ValueError(f"accuracy: {len(p)} predictions but {len(y)} labels")
+        raise InputError(f"accuracy: {len(p)} predictions but {len(y)} labels")
     if not p:
-        raise ValueError("accuracy: no examples to score")
+        raise InputError("accuracy: no examples to score; check that the split has rows")
     correct = sum(1 for a, b in zip(p, y) if a == b)
     return 100.0 * correct / len(p)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,15 @@ def read_config_json(path: str | Path) -> dict[str, Any]:
     if "init_args" in data:  # PaddleNLP's legacy model_config.json
         data = {**data["init_args"][0], **{k: v for k, v in data.items() if k != "init_args"}}
     return data
+
+
+def fit_length(requested: int, positions: int, name: str = "max_seq_length") -> int:
+    """``requested`` capped at the model's position table (longer ids would index past it), said once per call.
+
+    Every user-facing path (fine-tuning, predict, hub predict, fill-mask/RTD) caps the same way; pretraining
+    refuses instead, since it would silently train on shorter sequences than asked."""
+    if requested > positions:
+        logging.getLogger("paddle_electra").warning("%s %d > the model's %d positions; using %d", name, requested,
+                                                    positions, positions)
+        return positions
+    return requested

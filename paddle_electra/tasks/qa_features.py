@@ -46,7 +46,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from paddle_electra.errors import DataError, SettingError
+from paddle_electra.errors import DataError, InputError, SettingError, WrongTokenizerError
 from paddle_electra.tasks.readers import QAExample
 
 logger = logging.getLogger("paddle_electra.tasks")
@@ -173,7 +173,7 @@ class _WordAligner:
         basic = getattr(tokenizer, "basic_tokenizer", None)
         wordpiece = getattr(tokenizer, "wordpiece_tokenizer", None)
         if basic is None or wordpiece is None or not getattr(tokenizer, "do_basic_tokenize", True):
-            raise TypeError(
+            raise WrongTokenizerError(
                 f"{type(tokenizer).__name__}: QA featurization needs a BERT-style tokenizer (basic + WordPiece, "
                 "e.g. paddlenlp ElectraTokenizer) to map tokens back to characters"
             )
@@ -680,12 +680,12 @@ def write_predictions(
     """
     for qid, answer in predictions.items():
         if not isinstance(qid, str) or not qid:
-            raise ValueError(f"write_predictions: question ids must be non-empty strings, got {qid!r}")
+            raise InputError(f"write_predictions: question ids must be non-empty strings, got {qid!r}")
         if not isinstance(answer, str):
-            raise ValueError(f"write_predictions: answer for {qid!r} must be a string, got {type(answer).__name__}")
+            raise InputError(f"write_predictions: answer for {qid!r} must be a string, got {type(answer).__name__}")
     if set(predictions) != set(nbest):
         extra = sorted(set(predictions) ^ set(nbest))[:5]
-        raise ValueError(f"write_predictions: predictions and n-best lists have different question ids: {extra}")
+        raise InputError(f"write_predictions: predictions and n-best lists have different question ids: {extra}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     pred_path, nbest_path = out / PREDICTIONS_FILE, out / NBEST_FILE

@@ -1,6 +1,6 @@
 """The seven Chinese fine-tuning tasks and the seed's hyperparameter defaults for each.
 
-Sources (see shared/reference/electra-notes.md §1.4-1.7):
+Sources (the seed's own code and README, ymcui/Chinese-ELECTRA):
 
 * column layouts and label lists: ymcui/Chinese-ELECTRA ``finetune/classification/classification_tasks.py``;
 * defaults: ``configure_finetuning.py`` (max_seq_length 128, 3 epochs, batch 32/32, warmup 0.1, weight decay
@@ -79,6 +79,8 @@ class TaskDefaults:
     doc_stride: int | None = None
     n_best_size: int | None = None
     max_answer_length: int | None = None
+    beam_size: int | None = None
+    answerable_weight: float | None = None
 
     def learning_rate(self, model_size: str) -> float:
         """Peak learning rate for ``small``/``small-ex``/``base``/``large``."""
@@ -100,7 +102,8 @@ class TaskDefaults:
             "warmup_proportion": self.warmup_proportion,
             "weight_decay_rate": self.weight_decay_rate,
         }
-        for key in ("max_query_length", "doc_stride", "n_best_size", "max_answer_length"):
+        for key in ("max_query_length", "doc_stride", "n_best_size", "max_answer_length", "beam_size",
+                    "answerable_weight"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out
@@ -163,6 +166,7 @@ class TaskSpec:
 
 _STD_LR = _frozen({"small": 3e-4, "small-ex": 3e-4, "base": 1e-4, "large": 5e-5})
 _CAIL_LR = _frozen({"small": 5e-4, "small-ex": 5e-4, "base": 3e-4, "large": 1e-4})
+SEED_LAYERWISE_DECAY = 0.8  # every size but large (0.9)
 _DECAY = _frozen({"small": 0.8, "small-ex": 0.8, "base": 0.8, "large": 0.9})
 
 _CLS_DEFAULTS = TaskDefaults(
@@ -177,6 +181,8 @@ QA_DEFAULTS = TaskDefaults(
     doc_stride=128,
     n_best_size=20,
     max_answer_length=30,
+    beam_size=20,
+    answerable_weight=0.5,
 )
 _CAIL_DEFAULTS = TaskDefaults(
     max_seq_length=128, num_train_epochs=3.0, learning_rates=_CAIL_LR, layerwise_lr_decays=_DECAY

@@ -24,6 +24,8 @@ from typing import Any
 
 import paddle
 
+from ..tasks.registry import SEED_LAYERWISE_DECAY, TaskDefaults
+
 _LAYER = re.compile(r"(?:^|\.)encoder\.layers\.(\d+)\.")
 
 
@@ -66,9 +68,9 @@ def warmup_steps_for(total_steps: int, warmup_proportion: float, warmup_steps: i
 @dataclass
 class RecipeConfig:
     learning_rate: float = 1e-4
-    layerwise_lr_decay: float = 0.8
-    weight_decay: float = 0.01
-    warmup_proportion: float = 0.1
+    layerwise_lr_decay: float = SEED_LAYERWISE_DECAY  # the seed's values, from the task table
+    weight_decay: float = TaskDefaults.weight_decay_rate
+    warmup_proportion: float = TaskDefaults.warmup_proportion
     warmup_steps: int = 0
     beta1: float = 0.9
     beta2: float = 0.999
