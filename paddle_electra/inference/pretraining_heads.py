@@ -37,7 +37,8 @@ def _forward(model, encoded: dict[str, np.ndarray]) -> np.ndarray:
         out = model(
             input_ids=paddle.to_tensor(encoded["input_ids"]),
             token_type_ids=paddle.to_tensor(encoded["token_type_ids"]),
-            attention_mask=paddle.to_tensor(encoded["attention_mask"]),  # int64: Paddle adds a float mask as-is, it converts only int/bool masks
+            # int64: Paddle adds a float mask as-is, it converts only int/bool masks
+            attention_mask=paddle.to_tensor(encoded["attention_mask"]),
         )
     out = out[0] if isinstance(out, (tuple, list)) else out
     return out.numpy()

@@ -381,6 +381,44 @@ def _prepare_output(out: Path, settings: PretrainSettings, record: dict[str, Any
     return record["run_id"]
 
 
+def _batches(files: list[Path], init: InitSpec, settings: PretrainSettings) -> BatchSequence:
+    """The masked batches: the corpus streamed in documents, packed to max_seq_length, masked per step."""
+    from paddlenlp.transformers import ElectraTokenizer
+
+    tokenizer = ElectraTokenizer(vocab_file=str(init.vocab), do_lower_case=True)
+    vocab = {line.rstrip("\n"): i for i, line in enumerate(init.vocab.read_text(encoding="utf-8").splitlines())}
+    special = SpecialIds.from_vocab(vocab)
+
+    def encode(text: str) -> list[int]:
+        return tokenizer.convert_tokens_to_ids(tokenizer.tokenize(text))
+
+    stream = TextStream(files, encode, special, settings.max_seq_length, settings.seed, settings.doc_format,
+                        settings.shuffle_buffer)
+    return BatchSequence(stream, settings.batch_size, settings.steps * settings.grad_accumulation,
+                         settings.mask_prob, settings.max_predictions_per_seq, settings.seed)
+
+
+def _export(net, trainer, out: Path, init: InitSpec, settings: PretrainSettings, state, text: str,
+            run_id: str) -> dict[str, Any]:
+    """Both halves as Paddle model directories (with their provenance), plus the TF / HF exports asked for."""
+    tokens_per_step = settings.batch_size * settings.grad_accumulation * settings.max_seq_length
+    provenance = {"pretraining": {
+        "step": state.global_step, "total_steps": settings.steps, "init": init.description,
+        "init_dirs": {"discriminator": init.to_json()["discriminator"], "generator": init.to_json()["generator"]},
+        "text": text, "run": str(out.absolute()), "run_id": run_id,
+        "tokens_seen": state.global_step * tokens_per_step, "finished": state.global_step >= settings.steps,
+    }}
+    written = export_halves(net, out, init.vocab, provenance, f"pretrain:{run_id}")
+    result: dict[str, Any] = {"step": state.global_step, **written, "tf": None, "hf": None}
+    if "tf" in settings.export:
+        result["tf"] = export_tf(net, trainer.optimizer, out, state.global_step, init.vocab)
+    if "hf" in settings.export:
+        from ..convert.hf import export_hf
+
+        result["hf"] = {role: export_hf(written[role], out / "hf" / role, force=True) for role in ROLES}
+    return result
+
+
 def run_pretraining(model: str, text_dir: str, steps: int, output_dir: str, **options: Any) -> dict[str, Any]:
     """Continue ELECTRA pretraining of ``model`` on the text under ``text_dir`` for ``steps`` steps.
 
@@ -409,19 +447,7 @@ def run_pretraining(model: str, text_dir: str, steps: int, output_dir: str, **op
               "corpus": corpus_fingerprint(files), "run_id": uuid.uuid4().hex[:16]}
     run_id = _prepare_output(out, settings, record)
 
-    from paddlenlp.transformers import ElectraTokenizer
-
-    tokenizer = ElectraTokenizer(vocab_file=str(init.vocab), do_lower_case=True)
-    vocab = {line.rstrip("\n"): i for i, line in enumerate(init.vocab.read_text(encoding="utf-8").splitlines())}
-    special = SpecialIds.from_vocab(vocab)
-
-    def encode(text: str) -> list[int]:
-        return tokenizer.convert_tokens_to_ids(tokenizer.tokenize(text))
-
-    stream = TextStream(files, encode, special, settings.max_seq_length, settings.seed, settings.doc_format,
-                        settings.shuffle_buffer)
-    batches = BatchSequence(stream, settings.batch_size, settings.steps * settings.grad_accumulation,
-                            settings.mask_prob, settings.max_predictions_per_seq, settings.seed)
+    batches = _batches(files, init, settings)
     net = build_model(init, settings)
     recipe = RecipeConfig(learning_rate=settings.learning_rate, layerwise_lr_decay=1.0,
                           weight_decay=settings.weight_decay, warmup_proportion=0.0,
@@ -440,24 +466,11 @@ def run_pretraining(model: str, text_dir: str, steps: int, output_dir: str, **op
     state = trainer.train(resume=settings.resume, stop_after_steps=settings.stop_after_steps)
     trainer.save_if_unsaved()
 
-    provenance = {"pretraining": {
-        "step": state.global_step, "total_steps": settings.steps, "init": init.description,
-        "init_dirs": {"discriminator": init.to_json()["discriminator"], "generator": init.to_json()["generator"]},
-        "text": record["text"], "run": str(out.absolute()), "run_id": run_id,
-        "tokens_seen": state.global_step * tokens_per_step, "finished": state.global_step >= settings.steps,
-    }}
-    written = export_halves(net, out, init.vocab, provenance, f"pretrain:{run_id}")
-    result: dict[str, Any] = {"step": state.global_step, **written, "tf": None, "hf": None}
-    if "tf" in settings.export:
-        result["tf"] = export_tf(net, trainer.optimizer, out, state.global_step, init.vocab)
-    if "hf" in settings.export:
-        from ..convert.hf import export_hf
-
-        result["hf"] = {role: export_hf(written[role], out / "hf" / role, force=True) for role in ROLES}
+    result = _export(net, trainer, out, init, settings, state, record["text"], run_id)
     lines = trainer.curve_path.read_text(encoding="utf-8").splitlines() if trainer.curve_path.is_file() else []
     losses = [json.loads(line) for line in lines if '"loss"' in line]
     result["last"] = losses[-1] if losses else None
     log.info("pretraining %s at step %d/%d; discriminator -> %s, generator -> %s",
              "finished" if state.global_step >= settings.steps else "paused", state.global_step, settings.steps,
-             written["discriminator"], written["generator"])
+             result["discriminator"], result["generator"])
     return result

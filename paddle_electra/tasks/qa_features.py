@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import re
 import tempfile
@@ -47,6 +46,7 @@ from typing import Any, Literal
 import numpy as np
 
 from paddle_electra.errors import DataError, InputError, SettingError, WrongTokenizerError
+from paddle_electra.numeric import softmax
 from paddle_electra.tasks.readers import QAExample
 
 logger = logging.getLogger("paddle_electra.tasks")
@@ -379,6 +379,63 @@ def _answer_tokens_offsets(
 # ----------------------------------------------------------------------------------------------------
 # Featurization
 # ----------------------------------------------------------------------------------------------------
+def _check_window_settings(doc_stride: int, max_query_length: int, answer_span: str) -> None:
+    if doc_stride < 1:
+        raise SettingError(f"doc_stride must be >= 1, got {doc_stride}")
+    if max_query_length < 1:
+        raise SettingError(f"max_query_length must be >= 1, got {max_query_length}")
+    if answer_span not in ("seed", "offsets"):
+        raise SettingError(f"answer_span must be 'seed' or 'offsets', got {answer_span!r}")
+
+
+def _window_feature(tokenizer: Any, example: QAExample, example_index: int, unique_id: int, query: list[str],
+                    doc: _Doc, span_index: int, span: tuple[int, int], best: list[int],
+                    gold: tuple[int, int] | None) -> QAFeature:
+    """``[CLS] query [SEP] window [SEP]`` for one window of the document, with its maps back to the context."""
+    span_start, span_length = span
+    cls_token, sep_token = tokenizer.cls_token, tokenizer.sep_token
+    tokens = [cls_token, *query, sep_token]
+    token_type_ids = [0] * len(tokens)
+    to_orig: dict[int, int] = {}
+    is_max: dict[int, bool] = {}
+    to_char: dict[int, tuple[int, int]] = {}
+    for t in range(span_start, span_start + span_length):
+        pos = len(tokens)
+        to_orig[pos] = doc.tok_to_word[t]
+        is_max[pos] = best[t] == span_index
+        to_char[pos] = doc.tok_to_char[t]
+        tokens.append(doc.tokens[t])
+    tokens.append(sep_token)
+    token_type_ids += [1] * (span_length + 1)
+    start_position = end_position = None
+    if gold is not None:  # the answer's tokens inside this window, else [CLS] (position 0)
+        doc_offset = len(query) + 2
+        if span_start <= gold[0] and gold[1] <= span_start + span_length - 1:
+            start_position, end_position = gold[0] - span_start + doc_offset, gold[1] - span_start + doc_offset
+        else:
+            start_position = end_position = 0
+    return QAFeature(example_index=example_index, unique_id=unique_id, doc_span_index=span_index, qid=example.qid,
+                     tokens=tokens, token_to_orig_map=to_orig, token_is_max_context=is_max, token_to_char=to_char,
+                     input_ids=list(tokenizer.convert_tokens_to_ids(tokens)), token_type_ids=token_type_ids,
+                     start_position=start_position, end_position=end_position, is_impossible=False)
+
+
+def _log_featurize_notes(skipped: Counter[str], n_examples: int, fallback_words: int) -> None:
+    if skipped:
+        logger.warning(
+            "featurize_qa: %d of %d training examples skipped, as the seed skips them: %s",
+            sum(skipped.values()),
+            n_examples,
+            "; ".join(f"{reason} {n}" for reason, n in skipped.items()),
+        )
+    if fallback_words:
+        logger.warning(
+            "featurize_qa: %d whitespace words could not be aligned character by character; answers inside "
+            "them map to the whole word (as the seed's get_final_text does)",
+            fallback_words,
+        )
+
+
 def featurize_qa(
     examples: Sequence[QAExample],
     tokenizer: Any,
@@ -396,15 +453,9 @@ def featurize_qa(
     line. ``answer_span="seed"`` labels the answer as the seed does (first matching occurrence within the
     answer's whitespace word, via ``_improve_answer_span``); ``"offsets"`` labels the annotated occurrence.
     """
-    if doc_stride < 1:
-        raise SettingError(f"doc_stride must be >= 1, got {doc_stride}")
-    if max_query_length < 1:
-        raise SettingError(f"max_query_length must be >= 1, got {max_query_length}")
-    if answer_span not in ("seed", "offsets"):
-        raise SettingError(f"answer_span must be 'seed' or 'offsets', got {answer_span!r}")
+    _check_window_settings(doc_stride, max_query_length, answer_span)
     aligner = _WordAligner(tokenizer)
     label = _answer_tokens_seed if answer_span == "seed" else _answer_tokens_offsets
-    cls_token, sep_token = tokenizer.cls_token, tokenizer.sep_token
     docs: dict[str, _Doc] = {}  # several questions share a paragraph
     features: list[QAFeature] = []
     skipped: Counter[str] = Counter()
@@ -432,59 +483,10 @@ def featurize_qa(
 
         spans = _doc_spans(len(doc.tokens), max_tokens_for_doc, doc_stride)
         best = [_best_span(spans, p) for p in range(len(doc.tokens))]
-        doc_offset = len(query) + 2
-        for span_index, (span_start, span_length) in enumerate(spans):
-            tokens = [cls_token, *query, sep_token]
-            token_type_ids = [0] * len(tokens)
-            to_orig: dict[int, int] = {}
-            is_max: dict[int, bool] = {}
-            to_char: dict[int, tuple[int, int]] = {}
-            for t in range(span_start, span_start + span_length):
-                pos = len(tokens)
-                to_orig[pos] = doc.tok_to_word[t]
-                is_max[pos] = best[t] == span_index
-                to_char[pos] = doc.tok_to_char[t]
-                tokens.append(doc.tokens[t])
-            tokens.append(sep_token)
-            token_type_ids += [1] * (span_length + 1)
-            start_position = end_position = None
-            if gold is not None:
-                span_end = span_start + span_length - 1
-                if span_start <= gold[0] and gold[1] <= span_end:
-                    start_position = gold[0] - span_start + doc_offset
-                    end_position = gold[1] - span_start + doc_offset
-                else:
-                    start_position = end_position = 0
-            features.append(
-                QAFeature(
-                    example_index=example_index,
-                    unique_id=FIRST_UNIQUE_ID + len(features),
-                    doc_span_index=span_index,
-                    qid=example.qid,
-                    tokens=tokens,
-                    token_to_orig_map=to_orig,
-                    token_is_max_context=is_max,
-                    token_to_char=to_char,
-                    input_ids=list(tokenizer.convert_tokens_to_ids(tokens)),
-                    token_type_ids=token_type_ids,
-                    start_position=start_position,
-                    end_position=end_position,
-                    is_impossible=False,
-                )
-            )
-    if skipped:
-        logger.warning(
-            "featurize_qa: %d of %d training examples skipped, as the seed skips them: %s",
-            sum(skipped.values()),
-            len(examples),
-            "; ".join(f"{reason} {n}" for reason, n in skipped.items()),
-        )
-    if fallback_words:
-        logger.warning(
-            "featurize_qa: %d whitespace words could not be aligned character by character; answers inside "
-            "them map to the whole word (as the seed's get_final_text does)",
-            fallback_words,
-        )
+        for span_index, span in enumerate(spans):
+            features.append(_window_feature(tokenizer, example, example_index, FIRST_UNIQUE_ID + len(features),
+                                            query, doc, span_index, span, best, gold))
+    _log_featurize_notes(skipped, len(examples), fallback_words)
     return features
 
 
@@ -540,11 +542,49 @@ def _unpack(result: Any, unique_id: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return start_lp, start_idx, end_lp, end_idx
 
 
-def _softmax(scores: Sequence[float]) -> list[float]:
-    top = max(scores)
-    exps = [math.exp(s - top) for s in scores]
-    total = sum(exps)
-    return [e / total for e in exps]
+def _candidate_spans(feats: Sequence[QAFeature], results: Mapping[int, Any],
+                     max_answer_length: int) -> list[tuple[Any, Any, Any, int, int, int]]:
+    """Every beam span the seed keeps, best first: ``(score, start lp, end lp, feature, start, end)``; a span
+    must lie in the window's document part, start in its max-context window and be at most the length limit."""
+    prelim: list[tuple[Any, Any, Any, int, int, int]] = []
+    for fi, f in enumerate(feats):
+        start_lp, start_idx, end_lp, end_idx = _unpack(results[f.unique_id], f.unique_id)
+        n_tokens = len(f.tokens)
+        for i in range(start_idx.shape[0]):
+            s = int(start_idx[i])
+            if s >= n_tokens or s == 0 or s not in f.token_to_orig_map:
+                continue
+            if not f.token_is_max_context.get(s, False):
+                continue
+            for j in range(end_idx.shape[1]):
+                e = int(end_idx[i, j])
+                if e >= n_tokens or e not in f.token_to_orig_map or e < s:
+                    continue
+                if e - s + 1 > max_answer_length:
+                    continue
+                prelim.append((start_lp[i] + end_lp[i, j], start_lp[i], end_lp[i, j], fi, s, e))
+    prelim.sort(key=lambda p: p[0], reverse=True)  # stable: ties keep (feature, i, j) order, as the seed
+    return prelim
+
+
+def _nbest(example: QAExample, feats: Sequence[QAFeature], prelim, n_best_size: int) -> list[dict[str, Any]]:
+    """The first ``n_best_size`` distinct answer texts (the seed's nonce "empty" when there is none)."""
+    nbest: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for _, start_logit, end_logit, fi, s, e in prelim:
+        if len(nbest) >= n_best_size:
+            break
+        f = feats[fi]
+        char_start, char_end = f.token_to_char[s][0], f.token_to_char[e][1]
+        text = example.context[char_start:char_end]
+        if text in seen:
+            continue
+        seen.add(text)
+        nbest.append({"text": text, "start_logit": float(start_logit), "end_logit": float(end_logit),
+                      "char_start": char_start, "char_end": char_end})
+    if not nbest:  # the seed's nonce "empty"; "" is scored the same and is not a plausible answer
+        nbest.append({"text": "", "start_logit": 0.0, "end_logit": 0.0, "char_start": -1, "char_end": -1})
+    return nbest
 
 
 def postprocess_qa(
@@ -566,7 +606,7 @@ def postprocess_qa(
     missing = [f.unique_id for f in features if f.unique_id not in results]
     if missing:
         shown = ", ".join(map(str, missing[:5])) + (", …" if len(missing) > 5 else "")
-        raise ValueError(
+        raise InputError(
             f"postprocess_qa: {len(missing)} of {len(features)} features have no model result (unique_id "
             f"{shown}); every window must be run through the model (no drop_last / dropped partial batch) "
             "with the same features that are passed here"
@@ -574,7 +614,7 @@ def postprocess_qa(
     by_example: dict[int, list[QAFeature]] = {}
     for f in features:
         if not 0 <= f.example_index < len(examples):
-            raise ValueError(f"feature {f.unique_id} points at example {f.example_index}, not in the examples")
+            raise InputError(f"feature {f.unique_id} points at example {f.example_index}, not in the examples")
         by_example.setdefault(f.example_index, []).append(f)
 
     predictions: dict[str, str] = {}
@@ -583,59 +623,10 @@ def postprocess_qa(
         if example.qid in predictions:
             raise DataError(f"duplicate question id {example.qid!r}")
         feats = by_example.get(example_index, [])
-        prelim: list[tuple[Any, Any, Any, int, int, int]] = []  # (score, start lp, end lp, feature, s, e)
-        for fi, f in enumerate(feats):
-            start_lp, start_idx, end_lp, end_idx = _unpack(results[f.unique_id], f.unique_id)
-            n_tokens = len(f.tokens)
-            for i in range(start_idx.shape[0]):
-                s = int(start_idx[i])
-                if s >= n_tokens or s == 0 or s not in f.token_to_orig_map:
-                    continue
-                if not f.token_is_max_context.get(s, False):
-                    continue
-                for j in range(end_idx.shape[1]):
-                    e = int(end_idx[i, j])
-                    if e >= n_tokens or e not in f.token_to_orig_map or e < s:
-                        continue
-                    if e - s + 1 > max_answer_length:
-                        continue
-                    prelim.append((start_lp[i] + end_lp[i, j], start_lp[i], end_lp[i, j], fi, s, e))
-        prelim.sort(key=lambda p: p[0], reverse=True)  # stable: ties keep (feature, i, j) order, as the seed
-
-        nbest: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        for _, start_logit, end_logit, fi, s, e in prelim:
-            if len(nbest) >= n_best_size:
-                break
-            f = feats[fi]
-            char_start, char_end = f.token_to_char[s][0], f.token_to_char[e][1]
-            text = example.context[char_start:char_end]
-            if text in seen:
-                continue
-            seen.add(text)
-            nbest.append(
-                {
-                    "text": text,
-                    "start_logit": float(start_logit),
-                    "end_logit": float(end_logit),
-                    "char_start": char_start,
-                    "char_end": char_end,
-                }
-            )
-        if not nbest:  # the seed's nonce "empty"; "" is scored the same and is not a plausible answer
-            nbest.append({"text": "", "start_logit": 0.0, "end_logit": 0.0, "char_start": -1, "char_end": -1})
-        probs = _softmax([entry["start_logit"] + entry["end_logit"] for entry in nbest])
-        all_nbest[example.qid] = [
-            {
-                "text": entry["text"],
-                "probability": prob,
-                "start_logit": entry["start_logit"],
-                "end_logit": entry["end_logit"],
-                "char_start": entry["char_start"],
-                "char_end": entry["char_end"],
-            }
-            for entry, prob in zip(nbest, probs)
-        ]
+        nbest = _nbest(example, feats, _candidate_spans(feats, results, max_answer_length), n_best_size)
+        probs = softmax([entry["start_logit"] + entry["end_logit"] for entry in nbest]).tolist()
+        all_nbest[example.qid] = [{"text": entry["text"], "probability": prob, **{k: entry[k] for k in (
+            "start_logit", "end_logit", "char_start", "char_end")}} for entry, prob in zip(nbest, probs)]
         predictions[example.qid] = nbest[0]["text"]
     return predictions, all_nbest
 
