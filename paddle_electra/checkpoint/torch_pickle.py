@@ -559,6 +559,38 @@ class _BoundedReader:
         self._left = self._end - pos
 
 
+def _legacy_storage_spans(path: Path, f: BinaryIO, file_size: int, keys: list, roots: dict[str, tuple[str, int]],
+                          tensors: dict) -> dict[str, tuple[int, int]]:
+    """root key -> (file offset, nbytes): the legacy format stores each storage after the pickles as an int64
+    element count and its raw bytes, in ``keys`` order; every tensor's storage must be among them."""
+    spans: dict[str, tuple[int, int]] = {}
+    pos = f.tell()
+    for key in keys:
+        key = str(key)
+        if key not in roots:
+            raise CheckpointError(f"{path}: storage '{key}' is listed but never used; the file is corrupt")
+        f.seek(pos)
+        head = f.read(8)
+        if len(head) < 8:
+            raise CheckpointError(f"{path}: truncated before storage '{key}'; download the file again")
+        (count,) = struct.unpack("<q", head)
+        nbytes = count * _np_dtype(roots[key][0]).itemsize
+        if count < 0 or pos + 8 + nbytes > file_size:
+            raise CheckpointError(
+                f"{path}: storage '{key}' needs {nbytes} bytes but the file ends first; it is truncated, "
+                f"download it again"
+            )
+        spans[key] = (pos + 8, nbytes)
+        pos += 8 + nbytes
+    for name, t in tensors.items():
+        if t.storage.key not in spans:
+            raise CheckpointError(
+                f"{path}: tensor '{name}' uses storage '{t.storage.key}' that the file does not contain; "
+                f"it is corrupt, download it again"
+            )
+    return spans
+
+
 def _plan_legacy(path: Path, f: BinaryIO, file_size: int) -> _Plan:
     not_torch = f"{path} is not a PyTorch checkpoint (expected zip or legacy pickle)"
     reader = _BoundedReader(f, file_size)
@@ -611,31 +643,7 @@ def _plan_legacy(path: Path, f: BinaryIO, file_size: int) -> _Plan:
     if not isinstance(keys, list):
         raise CheckpointError(f"{path}: corrupt legacy storage key list; download the file again")
 
-    spans: dict[str, tuple[int, int]] = {}  # root key -> (file offset, nbytes)
-    pos = f.tell()
-    for key in keys:
-        key = str(key)
-        if key not in roots:
-            raise CheckpointError(f"{path}: storage '{key}' is listed but never used; the file is corrupt")
-        f.seek(pos)
-        head = f.read(8)
-        if len(head) < 8:
-            raise CheckpointError(f"{path}: truncated before storage '{key}'; download the file again")
-        (count,) = struct.unpack("<q", head)
-        nbytes = count * _np_dtype(roots[key][0]).itemsize
-        if count < 0 or pos + 8 + nbytes > file_size:
-            raise CheckpointError(
-                f"{path}: storage '{key}' needs {nbytes} bytes but the file ends first; it is truncated, "
-                f"download it again"
-            )
-        spans[key] = (pos + 8, nbytes)
-        pos += 8 + nbytes
-    for name, t in tensors.items():
-        if t.storage.key not in spans:
-            raise CheckpointError(
-                f"{path}: tensor '{name}' uses storage '{t.storage.key}' that the file does not contain; "
-                f"it is corrupt, download it again"
-            )
+    spans = _legacy_storage_spans(path, f, file_size, keys, roots, tensors)
 
     def read(key: str) -> bytes:
         start, nbytes = spans[key]
