@@ -313,8 +313,11 @@ def _predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="DIR", help="best_model/ of a fine-tuning run")
     p.add_argument("texts", nargs="+", metavar="TEXT", help="a text, or a pair as 'A|||B'")
     p.add_argument("--max-seq-length", type=int, default=128)
-    p.add_argument("--fast", action="store_true",
-                   help="use the Paddle Inference export (oneDNN), exported to DIR/export-paddle on first use")
+    fast = p.add_mutually_exclusive_group()
+    fast.add_argument("--fast", action="store_true", default=None,
+                      help="require the Paddle Inference export (the default uses it when it can be made and "
+                           "matches the eager model within 1e-4, exported once to DIR/export-paddle)")
+    fast.add_argument("--no-fast", dest="fast", action="store_false", help="eager Paddle only")
 
 
 @command("predict", "classify texts (or text pairs 'A|||B') with a fine-tuned model", _predict_args)

@@ -126,7 +126,7 @@ def test_predict_fast_equals_eager_and_exports_once(finetuned):
     from paddle_electra.inference import fast as fast_module
     from paddle_electra.inference import predict_texts
 
-    eager = predict_texts(finetuned, TEXTS, max_seq_length=16, batch_size=3)
+    eager = predict_texts(finetuned, TEXTS, max_seq_length=16, batch_size=3, fast=False)
     fast = predict_texts(finetuned, TEXTS, max_seq_length=16, batch_size=3, fast=True)
     assert [p.label for p in fast] == [p.label for p in eager]
     for f, e in zip(fast, eager):
@@ -157,8 +157,49 @@ def test_fast_path_re_exports_when_weights_change(finetuned, tmp_path):
     after = predict_texts(run, TEXTS, max_seq_length=16, fast=True)
     assert read_export_meta(run / "export-paddle")["fingerprint"] != first
     assert all(p.label == "a" for p in after) and after != before
-    eager = predict_texts(run, TEXTS, max_seq_length=16)
+    eager = predict_texts(run, TEXTS, max_seq_length=16, fast=False)
     assert all(abs(f.probabilities["a"] - e.probabilities["a"]) <= TOL for f, e in zip(after, eager))
+
+
+def test_default_predict_falls_back_to_eager_when_the_export_is_off(finetuned, tmp_path, caplog):
+    import json
+
+    from paddle_electra.errors import ExportError
+    from paddle_electra.inference import predict_texts
+
+    run = tmp_path / "best_model"
+    shutil.copytree(finetuned, run, ignore=shutil.ignore_patterns("export-*"))
+    predict_texts(run, TEXTS, max_seq_length=16)  # the default exports and checks once
+    meta_path = run / "export-paddle" / "export.json"
+    meta = json.loads(meta_path.read_text())
+    assert 0 <= meta["parity_max_abs"] <= 1e-4
+    meta["parity_max_abs"] = 0.5  # as if the export had drifted from the eager model
+    meta_path.write_text(json.dumps(meta))
+    with caplog.at_level("WARNING", logger="paddle_electra.inference"):
+        fallback = predict_texts(run, TEXTS, max_seq_length=16)
+    assert "predicting with eager Paddle" in caplog.text
+    eager = predict_texts(run, TEXTS, max_seq_length=16, fast=False)
+    assert [p.probabilities for p in fallback] == [p.probabilities for p in eager]  # exactly the eager numbers
+    with pytest.raises(ExportError, match="differs from the eager model"):
+        predict_texts(run, TEXTS, max_seq_length=16, fast=True)
+
+
+def test_read_only_model_dir_exports_into_the_cache(finetuned, tmp_path, monkeypatch):
+    import os
+
+    from paddle_electra.inference import fast, predict_texts
+    from paddle_electra.store import HOME_ENV
+
+    run = tmp_path / "best_model"
+    shutil.copytree(finetuned, run, ignore=shutil.ignore_patterns("export-*"))
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
+    real_access = os.access
+    monkeypatch.setattr(fast.os, "access", lambda path, mode: False if Path(path) == run else real_access(path, mode))
+    got = predict_texts(run, TEXTS, max_seq_length=16, fast=True)
+    assert not (run / "export-paddle").exists()
+    assert len(list((tmp_path / "home" / "exports").glob("*/export.json"))) == 1
+    eager = predict_texts(run, TEXTS, max_seq_length=16, fast=False)
+    assert [p.label for p in got] == [p.label for p in eager]
 
 
 def test_cli_export_and_predict_fast(finetuned, tmp_path, capsys):
@@ -168,7 +209,7 @@ def test_cli_export_and_predict_fast(finetuned, tmp_path, capsys):
     assert main(["export", str(finetuned), "--format", "paddle", "-o", str(tmp_path / "exp")]) == 0
     assert capsys.readouterr().out.strip().endswith(str(tmp_path / "exp"))
     assert read_export_meta(tmp_path / "exp")["head"] == "seed-cls"
-    assert main(["predict", str(finetuned), "今天天气很好", "北京|||你好"]) == 0
+    assert main(["predict", "--no-fast", str(finetuned), "今天天气很好", "北京|||你好"]) == 0
     eager = capsys.readouterr().out.splitlines()
     assert main(["predict", "--fast", str(finetuned), "今天天气很好", "北京|||你好"]) == 0
     fast = capsys.readouterr().out.splitlines()
@@ -197,7 +238,21 @@ def test_hub_predict_use_fast_equals_eager_and_follows_new_weights(tiny, task):
     assert np.abs(np.asarray(again[0]) - np.asarray(want[0])).max() <= TOL
     assert np.abs(np.asarray(again[0]) - np.asarray(eager_probs[0])).max() > 0.1
     with pytest.raises(ConfigError, match="use_fast supports"):
-        ElectraHubModule(model_dir=tiny["discriminator"]).predict([["好"]], use_fast=True)
+        ElectraHubModule(task="qa", model_dir=tiny["discriminator"]).predict([["好", "很好"]], use_fast=True)
+
+
+def test_hub_embeddings_fast_by_default_for_large_calls_equal_eager(tiny):
+    from paddle_electra.hub.module import FAST_MIN_ITEMS, ElectraHubModule
+
+    module = ElectraHubModule(model_dir=tiny["discriminator"])
+    data = [[a] for a, _ in TEXTS] * (FAST_MIN_ITEMS // len(TEXTS) + 1)
+    eager = module.predict(data, max_seq_len=16, batch_size=4, use_fast=False)
+    assert not module._fast.cached() if getattr(module, "_fast", None) else True
+    default = module.predict(data, max_seq_len=16, batch_size=4)  # large enough: exported, then used
+    assert module._fast.cached()
+    for (e_cls, e_tok), (d_cls, d_tok) in zip(eager, default):
+        assert np.abs(np.asarray(e_cls) - np.asarray(d_cls)).max() <= TOL
+        assert np.abs(np.asarray(e_tok) - np.asarray(d_tok)).max() <= TOL
 
 
 # ------------------------------------------------------------------------------------------------ errors

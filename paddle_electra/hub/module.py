@@ -38,6 +38,7 @@ from .tasks import IGNORE, HubTask, task_for  # noqa: F401 - IGNORE: the label h
 
 log = logging.getLogger("paddle_electra.hub")
 _SERVING_LOCK = threading.Lock()
+FAST_MIN_ITEMS = 16  # predict(use_fast=None) exports for a call this large (or when an export is cached)
 
 TASKS = (None, "seq-cls", "token-cls", "text-matching", "qa", "rtd", "fill-mask")
 HEADS = ("seed", "paddlenlp")
@@ -117,6 +118,7 @@ class ElectraHubModule(nn.Layer, TransformerModule):
             raise ConfigError(f"{self._label()}: task {self.task!r} needs label_map={{0: 'B-PER', 1: 'I-PER', …, "
                               "n: 'O'}} (ChunkEvaluator scores chunks by tag name)")
 
+        self._serving = self._fast_failed = False
         self.model_dir = self._weights(model_dir)
         self._task.build(self, kwargs)
         # recorded in every checkpoint hub.Trainer saves, so one trained for another task or head is refused
@@ -367,15 +369,18 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         return items
 
     def predict(self, data: list[list[str]], max_seq_len: int = 128, split_char: str = "\002", batch_size: int = 1,
-                use_gpu: bool = False, return_prob: bool = False, top_k: int = 5, use_fast: bool = False):
+                use_gpu: bool = False, return_prob: bool = False, top_k: int = 5, use_fast: bool | None = None):
         """Predict for ``data`` (``[[text], [text_a, text_b], …]``), in the official module's output format.
 
         seq-cls/text-matching: labels; token-cls: one label per token of ``[CLS] tokens [SEP]``; None:
         ``[pooled, token vectors]`` per item; qa (items ``[question, context]``): ``{text, start, end, score}``;
         rtd: ``[{token, replaced_prob}]``; fill-mask: per ``[MASK]``, ``top_k`` ``{token, prob}``.
-        ``return_prob`` also returns the probabilities: ``(results, probs)``. ``use_fast`` (seq-cls, token-cls,
-        cross text-matching): run a Paddle Inference export of this module's weights (oneDNN on CPU), made on
-        first use and again after the weights change; same results within 1e-4.
+        ``return_prob`` also returns the probabilities: ``(results, probs)``. ``use_fast`` (None, True or False;
+        tasks None, seq-cls, token-cls, cross text-matching): a Paddle Inference export of this module's weights
+        (oneDNN on CPU), checked against the eager model (<= 1e-4) and cached by the weights' digest in the store,
+        so it is made once per set of weights. None (the default) uses it when an export of these weights is
+        already cached or the call has at least ``FAST_MIN_ITEMS`` items (the export, a few seconds, then pays
+        for itself), falling back to eager Paddle with one warning; ``hub serving`` always prefers it.
         """
         items = self._check_data(data)
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -387,7 +392,7 @@ class ElectraHubModule(nn.Layer, TransformerModule):
 
         max_seq_len = fit_length(max_seq_len, self.max_position, "max_seq_len")
         self.eval()
-        fast = self._fast_predictor("gpu" if use_gpu else "cpu") if use_fast else None
+        fast = self._fast_for(use_fast, len(items), "gpu" if use_gpu else "cpu")
         results: list[Any] = []
         probs: list[Any] = []
         with paddle.no_grad():
@@ -398,15 +403,28 @@ class ElectraHubModule(nn.Layer, TransformerModule):
                 probs += batch_probs
         return (results, probs) if return_prob and self.task is not None else results
 
-    def _fast_predictor(self, device: str):
+    def _fast_for(self, use_fast: bool | None, n_items: int, device: str):
+        """The fast predictor to use for this call, or None for eager Paddle (see ``predict``)."""
+        if use_fast is False or (use_fast is None and (not self._task.fast or self._fast_failed)):
+            return None
         if not self._task.fast:
-            raise ConfigError(f"{self._label()}: use_fast supports tasks seq-cls, token-cls and text-matching with "
-                              f"matching='cross', not {self.task!r}; call predict without use_fast")
+            raise ConfigError(f"{self._label()}: use_fast supports tasks None, seq-cls, token-cls and text-matching "
+                              f"with matching='cross', not {self.task!r}; call predict without use_fast")
         from ..inference.fast import ModelExport
 
         if getattr(self, "_fast", None) is None or self._fast.device != device:
             self._fast = ModelExport(self.model, device=device)
-        return self._fast.predictor()
+        if use_fast is None and n_items < FAST_MIN_ITEMS and not self._serving and not self._fast.cached():
+            return None
+        try:
+            return self._fast.predictor()
+        except Exception as err:  # noqa: BLE001 - any failure of the optional accelerated path falls back
+            if use_fast:
+                raise
+            log.warning("%s: fast runtime unavailable (%s); predicting with eager Paddle (use_fast=False skips "
+                        "the attempt)", self._label(), str(err).splitlines()[0] if str(err) else type(err).__name__)
+            self._fast_failed = True
+            return None
 
     def get_embedding(self, data: list[list[str]], use_gpu: bool = False, max_seq_len: int = 128,
                       batch_size: int = 1) -> list[list[Any]]:
@@ -426,6 +444,7 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         from .batching import MicroBatcher
 
         self._check_data(data)
+        self._serving = True  # a long-lived server: the export pays for itself
         if os.environ.get("PADDLE_ELECTRA_SERVING_BATCH") == "0":  # one request per forward (for comparison)
             with _SERVING_LOCK:
                 results = self.predict(data, max_seq_len=max_seq_len, batch_size=batch_size, use_gpu=use_gpu)

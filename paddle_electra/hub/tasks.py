@@ -71,7 +71,8 @@ class HubTask:
         if fast is not None:
             from ..numeric import softmax
 
-            out = softmax(fast(ids.numpy(), types.numpy(), mask.numpy()))
+            out = fast(ids.numpy(), types.numpy(), mask.numpy())
+            out = softmax(out) if self.fast_outputs_probs else out
         else:
             out = module(input_ids=ids, token_type_ids=types, attention_mask=mask).numpy()
         return self.decode(module, out, lengths)
@@ -99,6 +100,8 @@ class Embedding(HubTask):
     texts_per_item = None
     item_shape = "[text] or [text_a, text_b]"
     trainable = False
+    fast = True
+    fast_outputs_probs = False  # the export returns the sequence output itself
 
     def build(self, module, kwargs):
         import paddlenlp.transformers as nlp

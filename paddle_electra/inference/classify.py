@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from ..modeling.config import fit_length, read_config_json
 from ..numeric import softmax
 from .finetuned import load_finetuned, read_labels
 
+log = logging.getLogger("paddle_electra.inference")
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -20,44 +23,62 @@ class Prediction:
 
 
 def predict_texts(model_dir: str | Path, pairs: list[tuple[str, str | None]], max_seq_length: int = 128,
-                  batch_size: int = 32, fast: bool = False) -> list[Prediction]:
+                  batch_size: int = 32, fast: bool | None = None) -> list[Prediction]:
     """Label each ``(text_a, text_b)``; batches are length-bucketed, results come back in input order.
 
-    ``fast``: run the exported Paddle Inference model (oneDNN on CPU), exporting it to
-    ``<model_dir>/export-paddle`` on first use (and again when the weights change); same labels and
-    probabilities as the eager model within 1e-4, several times faster on CPU (docs/benchmarks.md).
+    ``fast`` None (the default): the exported Paddle Inference model (oneDNN on CPU), exported and checked
+    against the eager model once per model (``<model_dir>/export-paddle``, or the store's export cache when the
+    directory is read-only) and re-exported when the weights change; if it cannot be made or differs by more
+    than 1e-4, eager Paddle, with one warning. ``True``: the export or an error; ``False``: eager Paddle.
     """
-    from ..runtime import tune_cpu
     from ..textio import is_blank
-    from ..training.features import Encoded, encode_pair, eval_batches
 
-    tune_cpu()  # before the first matmul of the process: all cores, AVX2 GEMM on AMD
     for i, (a, b) in enumerate(pairs, start=1):
         if is_blank(a) or (b is not None and is_blank(b)):
             raise ConfigError(f"input text {i} ({a!r}{f' ||| {b!r}' if b is not None else ''}) is empty or "
                               "whitespace only (zero-width characters count as whitespace); pass non-empty text")
-    if fast:
-        from ..tokenizer import load_tokenizer
-        from .fast import fast_predictor
+    model_dir = Path(model_dir)
+    runner = _fast_runner(model_dir, required=bool(fast)) if fast is not False else None
+    tokenizer, labels, positions, run = runner if runner is not None else _eager_runner(model_dir)
+    from ..training.features import Encoded, encode_pair, eval_batches
 
-        model_dir = Path(model_dir)
-        _, labels = read_labels(model_dir)
-        run = fast_predictor(model_dir)
-        tokenizer = load_tokenizer(model_dir)
-        positions = int(read_config_json(model_dir / "config.json").get("max_position_embeddings", 512))
-    else:
-        import paddle
-
-        model, tokenizer, labels = load_finetuned(model_dir)
-        positions = int(model.config.max_position_embeddings)
-
-        def run(input_ids, token_type_ids, attention_mask) -> np.ndarray:
-            with paddle.no_grad():
-                return model(input_ids=paddle.to_tensor(input_ids), token_type_ids=paddle.to_tensor(token_type_ids),
-                             attention_mask=paddle.to_tensor(attention_mask)).numpy()
     max_seq_length = fit_length(max_seq_length, positions)
     rows = [Encoded(*encode_pair(tokenizer, a, b, max_seq_length)[:2], 0) for a, b in pairs]
     probs = np.zeros((len(rows), len(labels)), dtype="float32")
     for index, batch in eval_batches(rows, batch_size):
         probs[index] = softmax(run(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"]))
     return [Prediction(labels[int(p.argmax())], {lab: float(x) for lab, x in zip(labels, p)}) for p in probs]
+
+
+def _fast_runner(model_dir: Path, required: bool = False):
+    """(tokenizer, labels, positions, run) through the fast runtime, or None (with one warning) if it fails."""
+    from ..tokenizer import load_tokenizer
+    from .fast import fast_predictor
+
+    _, labels = read_labels(model_dir)
+    try:
+        run = fast_predictor(model_dir)
+    except Exception as err:  # noqa: BLE001 - any failure of the optional accelerated path falls back
+        if required:
+            raise
+        log.warning("fast runtime unavailable for %s (%s); predicting with eager Paddle (--no-fast to skip the "
+                    "attempt)", model_dir, str(err).splitlines()[0] if str(err) else type(err).__name__)
+        return None
+    positions = int(read_config_json(model_dir / "config.json").get("max_position_embeddings", 512))
+    return load_tokenizer(model_dir), labels, positions, run
+
+
+def _eager_runner(model_dir: Path):
+    import paddle
+
+    from ..runtime import tune_cpu
+
+    tune_cpu()  # all cores for Paddle's BLAS (its default is one thread)
+    model, tokenizer, labels = load_finetuned(model_dir)
+
+    def run(input_ids, token_type_ids, attention_mask) -> np.ndarray:
+        with paddle.no_grad():
+            return model(input_ids=paddle.to_tensor(input_ids), token_type_ids=paddle.to_tensor(token_type_ids),
+                         attention_mask=paddle.to_tensor(attention_mask)).numpy()
+
+    return tokenizer, labels, int(model.config.max_position_embeddings), run

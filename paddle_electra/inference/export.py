@@ -13,8 +13,11 @@ import json
 import logging
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..compat import rtd_logits
 from ..errors import ConfigError
@@ -65,8 +68,9 @@ def _without_dropout(model):
             setattr(layer, attr, value)
 
 
-def _static_layer(model):
-    """A layer with the fixed signature ``(input_ids, token_type_ids, attention_mask) -> first output``."""
+def _export_layer(model):
+    """The eager layer with the fixed signature ``(input_ids, token_type_ids, attention_mask) -> first output``:
+    what is traced, and the reference the export is checked against."""
     import paddle
 
     class _Export(paddle.nn.Layer):
@@ -86,8 +90,35 @@ def _static_layer(model):
     head = getattr(model, "discriminator_predictions", None)
     wrapped = _Export(model)
     wrapped.eval()
+    return wrapped
+
+
+def _static_layer(model):
+    import paddle
+
     spec = [paddle.static.InputSpec([None, None], "int64", name) for name in INPUT_NAMES]
-    return paddle.jit.to_static(wrapped, input_spec=spec, full_graph=True)
+    return paddle.jit.to_static(_export_layer(model), input_spec=spec, full_graph=True)
+
+
+PARITY_TOL = 1e-4  # max |eager - exported| on the probe batch for the export to be used by default
+
+
+def probe_batch(vocab_size: int) -> dict[str, np.ndarray]:
+    """Two rows of ordinary token ids, the second padded: what every export is checked on."""
+    rng = np.random.default_rng(0)
+    ids = rng.integers(min(106, vocab_size - 1), vocab_size, size=(2, 12)).astype("int64")  # past [unused]/special
+    ids[:, 0], ids[:, -1] = 101 % vocab_size, 102 % vocab_size
+    mask = np.ones_like(ids)
+    ids[1, 8:], mask[1, 8:] = 0, 0
+    return {"input_ids": ids, "token_type_ids": np.zeros_like(ids), "attention_mask": mask}
+
+
+def eager_reference(model, batch: dict[str, np.ndarray]) -> np.ndarray:
+    import paddle
+
+    with _without_dropout(model), paddle.no_grad():
+        out = _export_layer(model)(*(paddle.to_tensor(batch[n]) for n in INPUT_NAMES))
+    return out.numpy()
 
 
 def optional_module(module: str):
@@ -127,10 +158,17 @@ def export_model(model_dir: str | Path, out_dir: str | Path | None = None, forma
     ``out_dir`` defaults to ``<model_dir>/export-<format>``. ``head`` picks the PaddleNLP head as
     ``load_model`` does (default: the stored one; a fine-tuned dir with labels.json exports its classifier).
     ``model``: an already-loaded eager model to export instead of loading one (its directory still supplies
-    the tokenizer files).
+    the tokenizer files). :func:`.fast.export_checked` also records how far the export is from the eager model.
     """
+    return export_with_model(model_dir, out_dir, format, head, model, opset)[0]
+
+
+def export_with_model(model_dir, out_dir, format: str = "paddle", head: str | None = None, model=None,
+                      opset: int = 13):
+    """export_model, also returning the eager model it traced (the parity check runs it)."""
     import paddle
 
+    started = time.time()
     if format not in FORMATS:
         raise ConfigError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
     if model_dir is not None and not Path(model_dir).is_dir():
@@ -190,8 +228,8 @@ def export_model(model_dir: str | Path, out_dir: str | Path | None = None, forma
             "source": str(model_dir) if model_dir else None, "paddle": paddle.__version__,
             "fingerprint": source_fingerprint(model_dir) if model_dir is not None else None}
     (out / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    log.info("exported %s to %s (%s)", model_dir, out, format)
-    return out
+    log.info("exported %s to %s (%s) in %.1f s", model_dir or "the model", out, format, time.time() - started)
+    return out, model
 
 
 def is_export_dir(path: str | Path) -> bool:

@@ -1,27 +1,38 @@
 """Run an exported model fast: Paddle Inference (IR passes + oneDNN on CPU; TensorRT fp16 where a GPU and TensorRT
 are present) or ONNX Runtime for ``model.onnx``. :class:`FastPredictor` takes and returns numpy arrays and keeps one
 predictor (no per-call set-up); :func:`fast_predictor` caches one per export and process; :class:`ModelExport`
-exports an in-memory model (the hub module's) and re-exports when its weights change.
+exports an in-memory model (the hub module's) and re-exports when its weights change. Every export is checked
+against the eager model on a probe batch (``parity_max_abs`` in export.json); the fast paths refuse one beyond
+:data:`~.export.PARITY_TOL`, and the default paths then fall back to eager Paddle with one line.
 """
 
 from __future__ import annotations
 
-import tempfile
+import hashlib
+import json
+import logging
+import os
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ExportError
 from .export import (
     FORMATS,
+    META_FILE,
     ONNX_FILE,
-    export_model,
+    PARITY_TOL,
+    eager_reference,
+    export_with_model,
     is_export_dir,
     optional_module,
     paddle_files,
+    probe_batch,
     read_export_meta,
     source_fingerprint,
 )
+
+log = logging.getLogger("paddle_electra.inference")
 
 
 def paddle_inference_config(model_file: Path, params_file: Path, threads: int, device: str = "cpu",
@@ -108,8 +119,46 @@ class FastPredictor:
         return self._output.copy_to_cpu()
 
 
+def export_checked(model_dir: str | Path | None, out_dir: str | Path | None = None, format: str = "paddle",
+                   head: str | None = None, model=None) -> Path:
+    """:func:`export_model`, then both models run on the probe batch: ``parity_max_abs`` goes into export.json."""
+    out, eager = export_with_model(model_dir, out_dir, format, head, model)
+    batch = probe_batch(int(getattr(getattr(eager, "config", None), "vocab_size", 21128)))
+    exported = FastPredictor(out)(**batch).astype("float64")
+    diff = float(np.max(np.abs(exported - eager_reference(eager, batch))))
+    meta = read_export_meta(out)
+    meta["parity_max_abs"] = diff
+    (out / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    log.info("export %s: max |eager - exported| = %.1e on the probe batch (fast paths need <= %.0e)", out, diff,
+             PARITY_TOL)
+    return out
+
+
+def check_parity(export_dir: Path) -> None:
+    """Refuse an export that was not checked, or that differs from the eager model beyond :data:`PARITY_TOL`."""
+    diff = read_export_meta(export_dir).get("parity_max_abs")
+    if diff is None or not diff <= PARITY_TOL:
+        raise ExportError(f"{export_dir}: the export differs from the eager model by {diff} (> {PARITY_TOL:g}) on "
+                          "the probe batch; predict without the fast runtime (--no-fast / use_fast=False)")
+
+
+def _stale(target: Path, model_dir: Path) -> bool:
+    if not is_export_dir(target):
+        return True
+    meta = read_export_meta(target)
+    return meta.get("fingerprint") != source_fingerprint(model_dir) or "parity_max_abs" not in meta
+
+
+def export_cache(key: str) -> Path:
+    """Exports of models whose own directory is read-only, and of hub modules' in-memory weights, by key."""
+    from ..store import home
+
+    return home() / "exports" / key
+
+
 def current_export(model_dir: str | Path, format: str, head: str | None) -> Path:
-    """``model_dir`` if it is an export, else ``<model_dir>/export-<format>``, (re)exported when missing or stale."""
+    """``model_dir`` if it is an export, else ``<model_dir>/export-<format>`` (or, when the model directory is
+    read-only, the export cache), (re)exported and checked when missing or stale: once per model, not per process."""
     if format not in FORMATS:
         raise ConfigError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
     if not Path(model_dir).is_dir():
@@ -120,8 +169,10 @@ def current_export(model_dir: str | Path, format: str, head: str | None) -> Path
     if is_export_dir(model_dir):
         return model_dir
     target = model_dir / f"export-{format}"
-    if not is_export_dir(target) or read_export_meta(target).get("fingerprint") != source_fingerprint(model_dir):
-        export_model(model_dir, target, format=format, head=head)  # first use, or the weights changed since
+    if not os.access(model_dir, os.W_OK) and not is_export_dir(target):
+        target = export_cache(hashlib.sha256(f"{model_dir.resolve()}|{format}".encode()).hexdigest()[:16])
+    if _stale(target, model_dir):
+        export_checked(model_dir, target, format=format, head=head)  # first use, or the weights changed since
     return target
 
 
@@ -130,9 +181,10 @@ _PREDICTORS: dict[tuple, FastPredictor] = {}
 
 def fast_predictor(model_dir: str | Path, format: str = "paddle", head: str | None = None,
                    threads: int | None = None) -> FastPredictor:
-    """A :class:`FastPredictor` for ``model_dir`` (exported on first use), kept per process: later calls reuse the
-    predictor (no per-call set-up cost)."""
+    """A :class:`FastPredictor` for ``model_dir`` (exported and parity-checked on first use), kept per process:
+    later calls reuse the predictor (no per-call set-up cost)."""
     target = current_export(model_dir, format, head)
+    check_parity(target)
     key = (str(target.resolve()), read_export_meta(target).get("fingerprint"), format, threads)
     if key not in _PREDICTORS:
         _PREDICTORS[key] = FastPredictor(target, threads=threads)
@@ -152,22 +204,40 @@ def model_stamp(model) -> bytes:
         return paddle.stack(sums).numpy().tobytes()
 
 
+def weights_digest(model, head: str | None) -> str:
+    """sha256 of every weight (and the model class and head): the cross-process key of an in-memory export."""
+    digest = hashlib.sha256(f"{type(model).__name__}|{head}".encode())
+    for name, value in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(value.numpy()).tobytes())
+    return digest.hexdigest()[:24]
+
+
 class ModelExport:
     """Export an in-memory model on first use and keep its :class:`FastPredictor` until the weights change.
 
-    Used by the hub module's ``predict(use_fast=True)``; files go to a private temporary directory.
+    Used by the hub module's fast path. The export is cached by the weights' digest under the store's export
+    cache, so a second process with the same weights (the same ``load_checkpoint``) reuses it.
     """
 
     def __init__(self, model, head: str | None = None, device: str = "cpu"):
         self.model, self.head, self.device = model, head, device
-        self._tmp: tempfile.TemporaryDirectory | None = None
         self._stamp: bytes | None = None
         self._predictor: FastPredictor | None = None
+
+    def cached(self) -> bool:
+        """Whether an export of exactly these weights is ready (this process or an earlier one)."""
+        if self._predictor is not None and model_stamp(self.model) == self._stamp:
+            return True
+        target = export_cache(f"hub-{weights_digest(self.model, self.head)}")
+        return is_export_dir(target) and "parity_max_abs" in read_export_meta(target)
 
     def predictor(self) -> FastPredictor:
         stamp = model_stamp(self.model)
         if self._predictor is None or stamp != self._stamp:
-            self._tmp = tempfile.TemporaryDirectory(prefix="electra-fast-")
-            out = export_model(None, Path(self._tmp.name) / "export-paddle", model=self.model, head=self.head)
-            self._predictor, self._stamp = FastPredictor(out, device=self.device), stamp
+            target = export_cache(f"hub-{weights_digest(self.model, self.head)}")
+            if not is_export_dir(target) or "parity_max_abs" not in read_export_meta(target):
+                export_checked(None, target, model=self.model, head=self.head)
+            check_parity(target)
+            self._predictor, self._stamp = FastPredictor(target, device=self.device), stamp
         return self._predictor
