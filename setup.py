@@ -30,8 +30,9 @@ setup(
         # Paddle GPU wheels on the registry stop at 2.6.2; the code runs on 2.6 and 3.x.
         "gpu": ["paddlepaddle-gpu>=2.6.2"],
         "dev": ["pytest", "ruff", "torch", "transformers<5"],
-        # export --format onnx, FastPredictor(backend="onnx") and benchmarks/ (plots)
-        "bench": ["paddle2onnx", "onnxruntime", "onnx", "matplotlib"],
+        # export --format onnx, FastPredictor(backend="onnx"), --precision int8 (ORT quantization needs
+        # ml_dtypes) and benchmarks/ (plots)
+        "bench": ["paddle2onnx", "onnxruntime", "onnx", "ml_dtypes", "matplotlib"],
     },
     entry_points={"console_scripts": ["paddle-electra=paddle_electra.cli:main"]},
 )

@@ -318,6 +318,9 @@ def _predict_args(p: argparse.ArgumentParser) -> None:
                       help="require the Paddle Inference export (the default uses it when it can be made and "
                            "matches the eager model within 1e-4, exported once to DIR/export-paddle)")
     fast.add_argument("--no-fast", dest="fast", action="store_false", help="eager Paddle only")
+    p.add_argument("--precision", choices=["fp32", "bf16", "int8"], default="fp32",
+                   help="bf16: oneDNN bf16 kernels (AVX-512 BF16 / AMX CPUs); int8: ONNX Runtime dynamic "
+                        "quantization (needs the bench extra); see docs/benchmarks-precision.md")
 
 
 @command("predict", "classify texts (or text pairs 'A|||B') with a fine-tuned model", _predict_args)
@@ -331,7 +334,8 @@ def _predict(args: argparse.Namespace) -> int:
             print(text + "\t" + " ".join(f"{ch}/{tag}" for ch, tag in tagged))
         return 0
     pairs = [tuple(t.split("|||", 1)) if "|||" in t else (t, None) for t in args.texts]
-    for text, pred in zip(args.texts, predict_texts(args.model, pairs, args.max_seq_length, fast=args.fast)):
+    for text, pred in zip(args.texts, predict_texts(args.model, pairs, args.max_seq_length, fast=args.fast,
+                                                                  precision=args.precision)):
         probs = " ".join(f"{k}:{v:.3f}" for k, v in pred.probabilities.items())
         print(f"{pred.label}\t{probs}\t{text}")
     return 0

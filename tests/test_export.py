@@ -284,3 +284,28 @@ def test_onnx_without_the_extra_says_how_to_install(tiny, tmp_path, monkeypatch)
     monkeypatch.setattr(importlib, "import_module", without_paddle2onnx)
     with pytest.raises(ConfigError, match=r"pip install 'paddle-electra\[bench\]'"):
         export_model(tiny["discriminator"], tmp_path / "o", format="onnx")
+
+
+# ------------------------------------------------------------------------------------------ reduced precision
+@pytest.mark.parametrize("precision", ["bf16", pytest.param("int8", marks=needs_onnx)])
+def test_reduced_precision_predicts_close_to_fp32(finetuned, tmp_path, precision):
+    from paddle_electra.inference import predict_texts
+
+    run = tmp_path / "best_model"
+    shutil.copytree(finetuned, run, ignore=shutil.ignore_patterns("export-*"))
+    fp32 = predict_texts(run, TEXTS, max_seq_length=16, fast=False)
+    reduced = predict_texts(run, TEXTS, max_seq_length=16, precision=precision)
+    # bf16 keeps 8 mantissa bits, int8 quantizes every MatMul weight: close, not within the fp32 paths' 1e-4
+    worst = max(abs(r.probabilities[k] - f.probabilities[k]) for r, f in zip(reduced, fp32) for k in f.probabilities)
+    assert 0 < worst <= 0.05
+    if precision == "int8":
+        assert (run / "export-onnx" / "model.int8.onnx").is_file()
+
+
+def test_reduced_precision_needs_the_fast_runtime(finetuned):
+    from paddle_electra.inference import predict_texts
+
+    with pytest.raises(ConfigError, match="runs on the fast runtime"):
+        predict_texts(finetuned, TEXTS, max_seq_length=16, fast=False, precision="int8")
+    with pytest.raises(ConfigError, match="unknown precision"):
+        predict_texts(finetuned, TEXTS, max_seq_length=16, precision="fp8")

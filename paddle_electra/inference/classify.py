@@ -23,13 +23,15 @@ class Prediction:
 
 
 def predict_texts(model_dir: str | Path, pairs: list[tuple[str, str | None]], max_seq_length: int = 128,
-                  batch_size: int = 32, fast: bool | None = None) -> list[Prediction]:
+                  batch_size: int = 32, fast: bool | None = None, precision: str = "fp32") -> list[Prediction]:
     """Label each ``(text_a, text_b)``; batches are length-bucketed, results come back in input order.
 
     ``fast`` None (the default): the exported Paddle Inference model (oneDNN on CPU), exported and checked
     against the eager model once per model (``<model_dir>/export-paddle``, or the store's export cache when the
     directory is read-only) and re-exported when the weights change; if it cannot be made or differs by more
     than 1e-4, eager Paddle, with one warning. ``True``: the export or an error; ``False``: eager Paddle.
+    ``precision`` ``bf16`` / ``int8``: the fast runtime at reduced precision (docs/benchmarks-precision.md has
+    their speed and accuracy); they imply ``fast=True``.
     """
     from ..textio import is_blank
 
@@ -38,7 +40,10 @@ def predict_texts(model_dir: str | Path, pairs: list[tuple[str, str | None]], ma
             raise ConfigError(f"input text {i} ({a!r}{f' ||| {b!r}' if b is not None else ''}) is empty or "
                               "whitespace only (zero-width characters count as whitespace); pass non-empty text")
     model_dir = Path(model_dir)
-    runner = _fast_runner(model_dir, required=bool(fast)) if fast is not False else None
+    if precision != "fp32" and fast is False:
+        raise ConfigError(f"precision {precision} runs on the fast runtime; drop --no-fast (fast=False)")
+    required = bool(fast) or precision != "fp32"
+    runner = _fast_runner(model_dir, required, precision) if fast is not False else None
     tokenizer, labels, positions, run = runner if runner is not None else _eager_runner(model_dir)
     from ..training.features import Encoded, encode_pair, eval_batches
 
@@ -50,14 +55,14 @@ def predict_texts(model_dir: str | Path, pairs: list[tuple[str, str | None]], ma
     return [Prediction(labels[int(p.argmax())], {lab: float(x) for lab, x in zip(labels, p)}) for p in probs]
 
 
-def _fast_runner(model_dir: Path, required: bool = False):
+def _fast_runner(model_dir: Path, required: bool = False, precision: str = "fp32"):
     """(tokenizer, labels, positions, run) through the fast runtime, or None (with one warning) if it fails."""
     from ..tokenizer import load_tokenizer
     from .fast import fast_predictor
 
     _, labels = read_labels(model_dir)
     try:
-        run = fast_predictor(model_dir)
+        run = fast_predictor(model_dir, precision=precision)
     except Exception as err:  # noqa: BLE001 - any failure of the optional accelerated path falls back
         if required:
             raise

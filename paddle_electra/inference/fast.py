@@ -35,9 +35,14 @@ from .export import (
 log = logging.getLogger("paddle_electra.inference")
 
 
+PRECISIONS = ("fp32", "bf16", "int8")
+INT8_FILE = "model.int8.onnx"
+
+
 def paddle_inference_config(model_file: Path, params_file: Path, threads: int, device: str = "cpu",
-                            onednn: bool = True, ir_optim: bool = True, trt_fp16: bool = True):
-    """A Paddle Inference ``Config`` tuned as benchmarked: IR passes + oneDNN on CPU; TensorRT fp16 on GPU."""
+                            onednn: bool = True, ir_optim: bool = True, trt_fp16: bool = True, bf16: bool = False):
+    """A Paddle Inference ``Config`` tuned as benchmarked: IR passes + oneDNN on CPU (bf16 kernels when asked, on
+    CPUs with AVX-512 BF16 or AMX); TensorRT fp16 on GPU."""
     import paddle
     import paddle.inference as pi
 
@@ -56,22 +61,35 @@ def paddle_inference_config(model_file: Path, params_file: Path, threads: int, d
         if onednn:
             config.enable_onednn()
             config.set_onednn_cache_capacity(16)  # shapes vary with bucketed batches: bound the kernel cache
+            if bf16:
+                config.enable_onednn_bfloat16()
     return config
 
 
 class FastPredictor:
     """Run an exported model on numpy inputs; ``backend`` "paddle" (Paddle Inference) or "onnx" (ONNX Runtime).
 
-    Inputs missing from a call are filled as the eager model would (segment 0, mask from ``input_ids != 0``).
+    ``precision``: ``fp32``; ``bf16`` (Paddle Inference's oneDNN bf16 kernels); ``int8`` (ONNX Runtime on a
+    dynamically quantized copy of ``model.onnx``: int8 weights, activations quantized per call). The reduced
+    precisions change the logits by more than the 1e-4 of the fp32 paths: their accuracy on a real task is in
+    docs/benchmarks-precision.md. Inputs missing from a call are filled as the eager model would (segment 0,
+    mask from ``input_ids != 0``).
     """
 
     def __init__(self, export_dir: str | Path, backend: str | None = None, threads: int | None = None,
-                 device: str = "cpu", onednn: bool = True, ir_optim: bool = True):
+                 device: str = "cpu", onednn: bool = True, ir_optim: bool = True, precision: str = "fp32"):
         from ..runtime import default_threads
 
+        if precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
         self.dir = Path(export_dir)
         self.meta = read_export_meta(self.dir)
-        self.backend = backend or ("onnx" if self.meta["format"] == "onnx" else "paddle")
+        self.precision = precision
+        self.backend = backend or ("onnx" if self.meta["format"] == "onnx" or precision == "int8" else "paddle")
+        if precision == "int8" and self.backend != "onnx":
+            raise ConfigError("precision int8 runs on ONNX Runtime: export with --format onnx (backend onnx)")
+        if precision == "bf16" and self.backend != "paddle":
+            raise ConfigError("precision bf16 runs on Paddle Inference (oneDNN): export with --format paddle")
         self.threads = threads or default_threads()
         if self.backend == "onnx":
             ort = optional_module("onnxruntime")
@@ -79,8 +97,8 @@ class FastPredictor:
             options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            self._session = ort.InferenceSession(str(self.dir / ONNX_FILE), options,
-                                                 providers=["CPUExecutionProvider"])
+            model_path = quantized_onnx(self.dir) if precision == "int8" else self.dir / ONNX_FILE
+            self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
             self._inputs = [i.name for i in self._session.get_inputs()]
         elif self.backend == "paddle":
             import paddle.inference as pi
@@ -90,7 +108,8 @@ class FastPredictor:
             tune_cpu()  # AVX2 MKL kernels on AMD for the ops oneDNN does not take
 
             model_file, params_file = paddle_files(self.dir)
-            config = paddle_inference_config(model_file, params_file, self.threads, device, onednn, ir_optim)
+            config = paddle_inference_config(model_file, params_file, self.threads, device, onednn, ir_optim,
+                                             bf16=precision == "bf16")
             self._predictor = pi.create_predictor(config)
             self._inputs = list(self._predictor.get_input_names())
             self._handles = {n: self._predictor.get_input_handle(n) for n in self._inputs}
@@ -117,6 +136,26 @@ class FastPredictor:
             self._handles[name].copy_from_cpu(value)
         self._predictor.run()
         return self._output.copy_to_cpu()
+
+
+def quantized_onnx(export_dir: Path) -> Path:
+    """``model.int8.onnx`` beside ``model.onnx`` (ONNX Runtime's dynamic quantization: int8 MatMul weights),
+    made once; the weights' export fingerprint is the fp32 model's."""
+    target = export_dir / INT8_FILE
+    source = export_dir / ONNX_FILE
+    if not source.is_file():
+        raise ConfigError(f"{export_dir}: no {ONNX_FILE} to quantize; export with --format onnx first")
+    if not target.is_file() or target.stat().st_mtime_ns < source.stat().st_mtime_ns:
+        quantization = optional_module("onnxruntime.quantization")
+        partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+        try:
+            quantization.quantize_dynamic(str(source), str(partial), weight_type=quantization.QuantType.QInt8,
+                                          op_types_to_quantize=["MatMul"])
+            os.replace(partial, target)  # a reader never sees half a model
+        finally:
+            partial.unlink(missing_ok=True)
+        log.info("quantized %s to int8 (dynamic) -> %s", source, target)
+    return target
 
 
 def export_checked(model_dir: str | Path | None, out_dir: str | Path | None = None, format: str = "paddle",
@@ -180,14 +219,16 @@ _PREDICTORS: dict[tuple, FastPredictor] = {}
 
 
 def fast_predictor(model_dir: str | Path, format: str = "paddle", head: str | None = None,
-                   threads: int | None = None) -> FastPredictor:
+                   threads: int | None = None, precision: str = "fp32") -> FastPredictor:
     """A :class:`FastPredictor` for ``model_dir`` (exported and parity-checked on first use), kept per process:
-    later calls reuse the predictor (no per-call set-up cost)."""
-    target = current_export(model_dir, format, head)
-    check_parity(target)
-    key = (str(target.resolve()), read_export_meta(target).get("fingerprint"), format, threads)
+    later calls reuse the predictor (no per-call set-up cost). ``precision`` int8 uses the ONNX export."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    target = current_export(model_dir, "onnx" if precision == "int8" else format, head)
+    check_parity(target)  # of the fp32 export the reduced precision is derived from
+    key = (str(target.resolve()), read_export_meta(target).get("fingerprint"), threads, precision)
     if key not in _PREDICTORS:
-        _PREDICTORS[key] = FastPredictor(target, threads=threads)
+        _PREDICTORS[key] = FastPredictor(target, threads=threads, precision=precision)
     return _PREDICTORS[key]
 
 
