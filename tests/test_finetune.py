@@ -224,3 +224,14 @@ def test_seed_qa_loss_is_summed_with_half_weighted_answerability():
     span = (nll(start_logits, start) + nll(end_logits, end)) / 2
     answerable = float(total) - span.sum()
     assert answerable > 0  # the seed trains the answerability head on CMRC too (is_impossible = 0)
+
+
+def test_fast_evaluation_equals_eager_evaluation(tmp_path, tiny_disc):
+    """dev/test scoring through the exported runtime gives the eager numbers (accuracy exactly, loss to 1e-4)."""
+    data = _write_task(tmp_path / "data")
+    common = dict(learning_rate=3e-3, num_train_epochs=2, train_batch_size=8, layerwise_lr_decay=1.0, seed=3)
+    fast = run_finetuning("chnsenticorp", data, tiny_disc, tmp_path / "fast", fast_eval=True, **common)
+    eager = run_finetuning("chnsenticorp", data, tiny_disc, tmp_path / "eager", fast_eval=False, **common)
+    for split in ("dev", "eval"):
+        assert fast[split]["accuracy"] == eager[split]["accuracy"]
+        assert abs(fast[split]["loss"] - eager[split]["loss"]) <= 1e-4

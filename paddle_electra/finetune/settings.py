@@ -46,7 +46,7 @@ SEED_KEYS: dict[str, str | None] = {
 }
 # Our additions, usable in the same JSON or as CLI flags.
 EXTRA_KEYS = {"seed", "amp", "grad_accumulation", "head", "device", "output_dir", "resume", "log_every_steps",
-              "loss_reduction", "seed_schedule", "shuffle", "dropout", "head_init"}
+              "loss_reduction", "seed_schedule", "shuffle", "dropout", "head_init", "fast_eval"}
 
 
 @dataclass
@@ -85,6 +85,7 @@ class FinetuneSettings:
     shuffle: bool = True  # False: batches in file order (every epoch)
     dropout: float | None = None  # overrides hidden and attention dropout (0.0 for deterministic runs)
     head_init: str | None = None  # .npz/.pdparams with the task head's initial tensors
+    fast_eval: bool = True  # dev/test scoring through the exported runtime (eager if it cannot be used)
     model_size: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -174,7 +175,7 @@ _SCHEMA: dict[str, tuple[Any, float | None, float | None, bool]] = {
     "grad_accumulation": ("int", 1, None, False), "log_every_steps": ("int", 1, None, False),
     "head": (("seed", "paddlenlp"), None, None, False), "device": (("auto", "cpu", "gpu"), None, None, False),
     "loss_reduction": (("sum", "mean"), None, None, False), "seed_schedule": (("tpu", "gpu"), None, None, False),
-    "shuffle": ("bool", None, None, False),
+    "shuffle": ("bool", None, None, False), "fast_eval": ("bool", None, None, False),
 }
 
 

@@ -254,31 +254,65 @@ def weights_digest(model, head: str | None) -> str:
     return digest.hexdigest()[:24]
 
 
+EXPORT_CACHE_KEEP = 8  # newest hub exports kept in the store's cache; older ones (ours only) are removed
+
+
+def prune_export_cache(keep: int = EXPORT_CACHE_KEEP) -> None:
+    """Keep the newest ``keep`` in-memory-model exports of the cache: every distinct set of weights (a fresh
+    random head per process) would otherwise add one. Only directories this package marked are removed."""
+    import shutil
+
+    from ..fs import is_our_output
+
+    root = export_cache("")
+    exports = sorted((d for d in root.glob("hub-*") if d.is_dir() and is_our_output(d)),
+                     key=lambda d: d.stat().st_mtime_ns, reverse=True)
+    for stale in exports[keep:]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 class ModelExport:
     """Export an in-memory model on first use and keep its :class:`FastPredictor` until the weights change.
 
-    Used by the hub module's fast path. The export is cached by the weights' digest under the store's export
-    cache, so a second process with the same weights (the same ``load_checkpoint``) reuses it.
+    ``cache=True`` (the hub module): the export goes to the store's export cache under the weights' digest, so a
+    second process with the same weights (the same ``load_checkpoint``) reuses it; the newest
+    :data:`EXPORT_CACHE_KEEP` are kept. ``cache=False`` (evaluation during fine-tuning, whose weights change every
+    epoch): a private temporary directory, removed with this object.
     """
 
-    def __init__(self, model, head: str | None = None, device: str = "cpu"):
-        self.model, self.head, self.device = model, head, device
+    def __init__(self, model, head: str | None = None, device: str = "cpu", cache: bool = True):
+        self.model, self.head, self.device, self.cache = model, head, device, cache
         self._stamp: bytes | None = None
         self._predictor: FastPredictor | None = None
+        self._tmp = None
+
+    def _target(self) -> Path:
+        if self.cache:
+            return export_cache(f"hub-{weights_digest(self.model, self.head)}")
+        import tempfile
+
+        self._tmp = tempfile.TemporaryDirectory(prefix="electra-fast-")  # the previous one is removed
+        return Path(self._tmp.name) / "export-paddle"
 
     def cached(self) -> bool:
         """Whether an export of exactly these weights is ready (this process or an earlier one)."""
         if self._predictor is not None and model_stamp(self.model) == self._stamp:
             return True
+        if not self.cache:
+            return False
         target = export_cache(f"hub-{weights_digest(self.model, self.head)}")
         return is_export_dir(target) and "parity_max_abs" in read_export_meta(target)
 
     def predictor(self) -> FastPredictor:
         stamp = model_stamp(self.model)
         if self._predictor is None or stamp != self._stamp:
-            target = export_cache(f"hub-{weights_digest(self.model, self.head)}")
+            target = self._target()
             if not is_export_dir(target) or "parity_max_abs" not in read_export_meta(target):
                 export_checked(None, target, model=self.model, head=self.head)
+                if self.cache:
+                    prune_export_cache()
+            else:
+                os.utime(target)  # recently used: kept by the pruning
             check_parity(target)
             self._predictor, self._stamp = FastPredictor(target, device=self.device), stamp
         return self._predictor
