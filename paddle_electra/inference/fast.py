@@ -147,15 +147,36 @@ def quantized_onnx(export_dir: Path) -> Path:
         raise ConfigError(f"{export_dir}: no {ONNX_FILE} to quantize; export with --format onnx first")
     if not target.is_file() or target.stat().st_mtime_ns < source.stat().st_mtime_ns:
         quantization = optional_module("onnxruntime.quantization")
+        onnx = optional_module("onnx")
         partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+        plain = target.with_name(f".{target.name}.initializers-{os.getpid()}")
         try:
-            quantization.quantize_dynamic(str(source), str(partial), weight_type=quantization.QuantType.QInt8,
+            model = onnx.load(str(source))
+            _constants_as_initializers(model)
+            onnx.save(model, str(plain))
+            quantization.quantize_dynamic(str(plain), str(partial), weight_type=quantization.QuantType.QInt8,
                                           op_types_to_quantize=["MatMul"])
             os.replace(partial, target)  # a reader never sees half a model
         finally:
             partial.unlink(missing_ok=True)
+            plain.unlink(missing_ok=True)
         log.info("quantized %s to int8 (dynamic) -> %s", source, target)
     return target
+
+
+def _constants_as_initializers(model) -> None:
+    """paddle2onnx writes every weight as a ``Constant`` node; ORT's quantizer only quantizes MatMuls whose weight
+    is an initializer. Constants and initializers mean the same to ONNX, so the nodes become initializers."""
+    kept = []
+    for node in model.graph.node:
+        if node.op_type == "Constant" and len(node.attribute) == 1 and node.attribute[0].name == "value":
+            tensor = node.attribute[0].t
+            tensor.name = node.output[0]
+            model.graph.initializer.append(tensor)
+        else:
+            kept.append(node)
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
 
 
 def export_checked(model_dir: str | Path | None, out_dir: str | Path | None = None, format: str = "paddle",
