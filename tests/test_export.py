@@ -197,7 +197,8 @@ def test_read_only_model_dir_exports_into_the_cache(finetuned, tmp_path, monkeyp
     monkeypatch.setattr(fast.os, "access", lambda path, mode: False if Path(path) == run else real_access(path, mode))
     got = predict_texts(run, TEXTS, max_seq_length=16, fast=True)
     assert not (run / "export-paddle").exists()
-    assert len(list((tmp_path / "home" / "exports").glob("*/export.json"))) == 1
+    # the Paddle Inference export, and the ONNX one small batches are routed to when ORT is installed
+    assert len(list((tmp_path / "home" / "exports").glob("*/export.json"))) == (2 if HAS_ONNX else 1)
     eager = predict_texts(run, TEXTS, max_seq_length=16, fast=False)
     assert [p.label for p in got] == [p.label for p in eager]
 
@@ -309,3 +310,18 @@ def test_reduced_precision_needs_the_fast_runtime(finetuned):
         predict_texts(finetuned, TEXTS, max_seq_length=16, fast=False, precision="int8")
     with pytest.raises(ConfigError, match="unknown precision"):
         predict_texts(finetuned, TEXTS, max_seq_length=16, precision="fp8")
+
+
+@needs_onnx
+def test_small_batches_go_to_onnx_runtime_large_ones_to_paddle_inference(finetuned):
+    from paddle_electra.inference import fast
+
+    router = fast.fast_predictor(finetuned)
+    assert isinstance(router, fast.ShapeRouter)
+    assert (router.small.backend, router.large.backend) == ("onnx", "paddle")
+    rng = np.random.default_rng(1)
+    for rows in (1, fast.SMALL_BATCH, fast.SMALL_BATCH + 1, 32):
+        ids = rng.integers(5, 100, size=(rows, 10)).astype("int64")
+        got, want = router(ids), router.large(ids)
+        assert got.shape == want.shape and np.abs(got - want).max() <= TOL
+    assert not isinstance(fast.fast_predictor(finetuned, route=False), fast.ShapeRouter)

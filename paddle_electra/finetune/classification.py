@@ -113,7 +113,7 @@ def run_classification(spec, data_dir, model_dir: Path, out: Path, settings: Fin
     if settings.fast_eval and paddle.get_device() == "cpu":  # on a GPU, eager evaluation is already fast
         from ..inference.fast import ModelExport
 
-        exporter = ModelExport(model, cache=False)  # re-exported whenever the weights changed since
+        exporter = ModelExport(model, cache=False, route=False)  # re-exported whenever the weights changed
 
     def score(split: str) -> dict[str, float]:
         return evaluate_classification(model, eval_rows[split], settings.eval_batch_size, exporter)

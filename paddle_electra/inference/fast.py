@@ -239,14 +239,54 @@ def current_export(model_dir: str | Path, format: str, head: str | None) -> Path
 _PREDICTORS: dict[tuple, FastPredictor] = {}
 
 
+SMALL_BATCH = 4  # batches up to this size go to ONNX Runtime when it is installed (docs/benchmarks-precision.md)
+
+
+class ShapeRouter:
+    """The fastest runtime per batch shape: ONNX Runtime for small batches (Paddle Inference's per-op executor
+    overhead dominates there), Paddle Inference + oneDNN for the rest. Same numbers within the parity tolerance:
+    both exports are checked against the eager model."""
+
+    def __init__(self, large: FastPredictor, small: FastPredictor, small_batch: int = SMALL_BATCH):
+        self.large, self.small, self.small_batch = large, small, small_batch
+        self.backend, self.precision, self.meta = "paddle+onnx", "fp32", large.meta
+
+    def __call__(self, input_ids, token_type_ids=None, attention_mask=None) -> np.ndarray:
+        rows = 1 if np.ndim(input_ids) == 1 else len(input_ids)
+        run = self.small if rows <= self.small_batch else self.large
+        return run(input_ids, token_type_ids, attention_mask)
+
+
+def _onnx_available() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) for m in ("paddle2onnx", "onnxruntime")) and os.environ.get(
+        "PADDLE_ELECTRA_SMALL_BATCH_ORT", "1") != "0"
+
+
 def fast_predictor(model_dir: str | Path, format: str = "paddle", head: str | None = None,
-                   threads: int | None = None, precision: str = "fp32") -> FastPredictor:
+                   threads: int | None = None, precision: str = "fp32", route: bool | None = None):
     """A :class:`FastPredictor` for ``model_dir`` (exported and parity-checked on first use), kept per process:
-    later calls reuse the predictor (no per-call set-up cost). ``precision`` int8 uses the ONNX export."""
+    later calls reuse the predictor (no per-call set-up cost). ``precision`` int8 uses the ONNX export.
+
+    ``route`` (None: when the bench extra is installed, fp32 Paddle format): a :class:`ShapeRouter` over the
+    Paddle Inference export and an ONNX export, each batch to the runtime that is faster at its size;
+    ``PADDLE_ELECTRA_SMALL_BATCH_ORT=0`` turns it off."""
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    target = current_export(model_dir, "onnx" if precision == "int8" else format, head)
-    check_parity(target)  # of the fp32 export the reduced precision is derived from
+    if route is None:
+        route = format == "paddle" and precision == "fp32" and _onnx_available()
+    large = _cached_predictor(model_dir, "onnx" if precision == "int8" else format, head, threads, precision)
+    if not route:
+        return large
+    small = _cached_predictor(model_dir, "onnx", head, threads, "fp32")
+    return ShapeRouter(large, small)
+
+
+def _cached_predictor(model_dir, format: str, head: str | None, threads: int | None,
+                      precision: str) -> FastPredictor:
+    target = current_export(model_dir, format, head)
+    check_parity(target)  # of the fp32 export a reduced precision is derived from
     key = (str(target.resolve()), read_export_meta(target).get("fingerprint"), threads, precision)
     if key not in _PREDICTORS:
         _PREDICTORS[key] = FastPredictor(target, threads=threads, precision=precision)
@@ -288,7 +328,7 @@ def prune_export_cache(keep: int = EXPORT_CACHE_KEEP) -> None:
     root = export_cache("")
     exports = sorted((d for d in root.glob("hub-*") if d.is_dir() and is_our_output(d)),
                      key=lambda d: d.stat().st_mtime_ns, reverse=True)
-    for stale in exports[keep:]:
+    for stale in exports[2 * keep:]:  # a Paddle and an ONNX export per set of weights
         shutil.rmtree(stale, ignore_errors=True)
 
 
@@ -301,19 +341,22 @@ class ModelExport:
     epoch): a private temporary directory, removed with this object.
     """
 
-    def __init__(self, model, head: str | None = None, device: str = "cpu", cache: bool = True):
+    def __init__(self, model, head: str | None = None, device: str = "cpu", cache: bool = True,
+                 route: bool | None = None):
         self.model, self.head, self.device, self.cache = model, head, device, cache
+        self.route = route  # None: route small batches to ONNX Runtime when it is installed (CPU)
         self._stamp: bytes | None = None
         self._predictor: FastPredictor | None = None
         self._tmp = None
 
-    def _target(self) -> Path:
+    def _target(self, format: str = "paddle") -> Path:
         if self.cache:
-            return export_cache(f"hub-{weights_digest(self.model, self.head)}")
+            return export_cache(f"hub-{weights_digest(self.model, self.head)}" + ("-onnx" if format == "onnx" else ""))
         import tempfile
 
-        self._tmp = tempfile.TemporaryDirectory(prefix="electra-fast-")  # the previous one is removed
-        return Path(self._tmp.name) / "export-paddle"
+        if format == "paddle":
+            self._tmp = tempfile.TemporaryDirectory(prefix="electra-fast-")  # the previous one is removed
+        return Path(self._tmp.name) / f"export-{format}"
 
     def cached(self) -> bool:
         """Whether an export of exactly these weights is ready (this process or an earlier one)."""
@@ -324,16 +367,24 @@ class ModelExport:
         target = export_cache(f"hub-{weights_digest(self.model, self.head)}")
         return is_export_dir(target) and "parity_max_abs" in read_export_meta(target)
 
-    def predictor(self) -> FastPredictor:
+    def _checked(self, format: str) -> FastPredictor:
+        target = self._target(format)
+        if not is_export_dir(target) or "parity_max_abs" not in read_export_meta(target):
+            export_checked(None, target, format=format, model=self.model, head=self.head)
+            if self.cache:
+                prune_export_cache()
+        else:
+            os.utime(target)  # recently used: kept by the pruning
+        check_parity(target)
+        return FastPredictor(target, device=self.device)
+
+    def predictor(self):
+        """The runtime for the current weights: Paddle Inference, routed to ONNX Runtime for small batches when the
+        bench extra is installed (CPU); (re)exported when the weights changed."""
         stamp = model_stamp(self.model)
         if self._predictor is None or stamp != self._stamp:
-            target = self._target()
-            if not is_export_dir(target) or "parity_max_abs" not in read_export_meta(target):
-                export_checked(None, target, model=self.model, head=self.head)
-                if self.cache:
-                    prune_export_cache()
-            else:
-                os.utime(target)  # recently used: kept by the pruning
-            check_parity(target)
-            self._predictor, self._stamp = FastPredictor(target, device=self.device), stamp
+            large = self._checked("paddle")
+            route = self.device == "cpu" and _onnx_available() if self.route is None else self.route
+            self._predictor = ShapeRouter(large, self._checked("onnx")) if route else large
+            self._stamp = stamp
         return self._predictor
