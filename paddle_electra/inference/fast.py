@@ -264,32 +264,42 @@ def _onnx_available() -> bool:
         "PADDLE_ELECTRA_SMALL_BATCH_ORT", "1") != "0"
 
 
+def _default_device() -> str:
+    import paddle
+
+    return "gpu" if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
+
+
 def fast_predictor(model_dir: str | Path, format: str = "paddle", head: str | None = None,
-                   threads: int | None = None, precision: str = "fp32", route: bool | None = None):
+                   threads: int | None = None, precision: str = "fp32", route: bool | None = None,
+                   device: str | None = None):
     """A :class:`FastPredictor` for ``model_dir`` (exported and parity-checked on first use), kept per process:
     later calls reuse the predictor (no per-call set-up cost). ``precision`` int8 uses the ONNX export.
 
     ``route`` (None: when the bench extra is installed, fp32 Paddle format): a :class:`ShapeRouter` over the
     Paddle Inference export and an ONNX export, each batch to the runtime that is faster at its size;
-    ``PADDLE_ELECTRA_SMALL_BATCH_ORT=0`` turns it off."""
+    ``PADDLE_ELECTRA_SMALL_BATCH_ORT=0`` turns it off. ``device`` (None: the GPU when there is one): on a GPU,
+    Paddle Inference runs there (TensorRT fp16 when TensorRT is present) and nothing is routed to ONNX Runtime."""
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    device = device or _default_device()
     if route is None:
-        route = format == "paddle" and precision == "fp32" and _onnx_available()
-    large = _cached_predictor(model_dir, "onnx" if precision == "int8" else format, head, threads, precision)
+        route = format == "paddle" and precision == "fp32" and device == "cpu" and _onnx_available()
+    large = _cached_predictor(model_dir, "onnx" if precision == "int8" else format, head, threads, precision,
+                              device)
     if not route:
         return large
-    small = _cached_predictor(model_dir, "onnx", head, threads, "fp32")
+    small = _cached_predictor(model_dir, "onnx", head, threads, "fp32", "cpu")
     return ShapeRouter(large, small)
 
 
-def _cached_predictor(model_dir, format: str, head: str | None, threads: int | None,
-                      precision: str) -> FastPredictor:
+def _cached_predictor(model_dir, format: str, head: str | None, threads: int | None, precision: str,
+                      device: str) -> FastPredictor:
     target = current_export(model_dir, format, head)
     check_parity(target)  # of the fp32 export a reduced precision is derived from
-    key = (str(target.resolve()), read_export_meta(target).get("fingerprint"), threads, precision)
+    key = (str(target.resolve()), read_export_meta(target).get("fingerprint"), threads, precision, device)
     if key not in _PREDICTORS:
-        _PREDICTORS[key] = FastPredictor(target, threads=threads, precision=precision)
+        _PREDICTORS[key] = FastPredictor(target, threads=threads, precision=precision, device=device)
     return _PREDICTORS[key]
 
 
