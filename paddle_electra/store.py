@@ -15,7 +15,7 @@ from typing import Any
 
 from .catalog import CATALOG, get_variant
 from .errors import ConfigError, StoreError
-from .fs import atomic_dir, pause_point, read_provenance, write_json  # noqa: F401 - re-exported for writers
+from .fs import read_provenance, write_json
 
 HOME_ENV = "PADDLE_ELECTRA_HOME"
 CONFIG_FILE = "config.json"

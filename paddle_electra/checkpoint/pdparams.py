@@ -127,7 +127,7 @@ class PdparamsWriter:
 
     Use as a context manager; :meth:`close` (on success) appends ``STOP``. A writer left
     by an exception leaves an incomplete file that ``paddle.load`` rejects; callers write into a temporary
-    directory and rename it only on success (see :func:`paddle_electra.store.atomic_dir`).
+    directory and rename it only on success (see :func:`paddle_electra.fs.atomic_dir`).
     """
 
     def __init__(self, path: str | os.PathLike[str]):

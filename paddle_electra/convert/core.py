@@ -213,8 +213,9 @@ def write_model_dir(plan: Plan, source: TensorSource, out: Path, vocab: Path, me
                     force: bool = False) -> Path:
     """Write one ``from_pretrained`` directory atomically; nothing appears at ``out`` unless all succeeded."""
     from ..checkpoint.pdparams import save_pdparams
+    from ..fs import atomic_dir, write_json
     from ..modeling.config import electra_config
-    from ..store import CONFIG_FILE, META_KEY, WEIGHTS_FILE, atomic_dir, write_json
+    from ..store import CONFIG_FILE, META_KEY, WEIGHTS_FILE
     from ..tokenizer import check_vocab, save_tokenizer
 
     check_vocab(vocab, plan.sizes.vocab_size)

@@ -187,7 +187,8 @@ def export_hf(model_dir: str | Path, output: str | Path, force: bool = False) ->
     """Paddle model directory -> HF ``model.safetensors`` + ``config.json`` that transformers loads."""
     from ..checkpoint.pdparams import load_pdparams
     from ..checkpoint.safetensors_io import save_safetensors
-    from ..store import CONFIG_FILE, WEIGHTS_FILE, atomic_dir, read_meta, resolve, write_json
+    from ..fs import atomic_dir, write_json
+    from ..store import CONFIG_FILE, WEIGHTS_FILE, read_meta, resolve
 
     model_dir = resolve(model_dir)
     config = read_config_json(model_dir / CONFIG_FILE)

@@ -322,7 +322,7 @@ def tf_tensors(model: ElectraPretrainingModel, optimizer: Any, step: int, slots:
 def export_tf(model: ElectraPretrainingModel, optimizer: Any, out: Path, step: int, vocab: Path) -> Path:
     """``out/tf/model.ckpt-STEP`` (+ ``checkpoint``, ``vocab.txt``, ``discriminator.json``, ``generator.json``)."""
     from ..checkpoint.tf_bundle_writer import write_tf_checkpoint
-    from ..store import atomic_dir, write_json
+    from ..fs import atomic_dir, write_json
 
     target = out / "tf"
     with atomic_dir(target, force=True) as tmp:
@@ -375,7 +375,7 @@ def _prepare_output(out: Path, settings: PretrainSettings, record: dict[str, Any
     refuse_protected(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER_FILE).write_text("a paddle-electra pretraining run\n", encoding="utf-8")
-    from ..store import write_json
+    from ..fs import write_json
 
     write_json(path, record)
     return record["run_id"]

@@ -1,7 +1,7 @@
 """kill -9 a fine-tuning run mid-epoch and mid-checkpoint-write, and a conversion mid-write; then re-run.
 
 The kill lands at an exact place through the test hook ``PADDLE_ELECTRA_TEST_PAUSE=POINT[@N]``
-(:func:`paddle_electra.store.pause_point`): the process prints ``paused at POINT`` and sleeps until killed.
+(:func:`paddle_electra.fs.pause_point`): the process prints ``paused at POINT`` and sleeps until killed.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def test_kill_mid_conversion_leaves_no_partial_model(tmp_path, at, half):
 
 
 def test_stale_leftovers_of_a_dead_writer_are_cleaned_or_restored(tmp_path):
-    from paddle_electra.store import atomic_dir
+    from paddle_electra.fs import atomic_dir
 
     dead = 2**22 + 12345  # above the default pid_max: no such process
     target = tmp_path / "model"
