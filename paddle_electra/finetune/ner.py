@@ -127,7 +127,9 @@ def run_ner(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, d
         train = load_split(spec, data_dir, "train")
         tags = train.labels
     else:
-        tags = tuple(json.loads((model_dir / "labels.json").read_text(encoding="utf-8"))["labels"])
+        from ..inference.finetuned import read_labels
+
+        tags = read_labels(model_dir)[1]
     splits = {s: load_split(spec, data_dir, s).examples for s in eval_splits(spec, data_dir, settings)}
     encoded = {s: encode_tagged(ex, tokenizer, tags, settings.max_seq_length) for s, ex in splits.items()}
     paddle.seed(settings.seed)

@@ -240,4 +240,6 @@ def read_export_meta(path: str | Path) -> dict[str, Any]:
     meta_path = Path(path) / META_FILE
     if not meta_path.is_file():
         raise ConfigError(f"{path}: not an export directory (no {META_FILE}); run `paddle-electra export` first")
-    return json.loads(meta_path.read_text(encoding="utf-8"))
+    from ..textio import read_json
+
+    return read_json(meta_path, "export metadata")[0]
