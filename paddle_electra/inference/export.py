@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -121,6 +122,23 @@ def eager_reference(model, batch: dict[str, np.ndarray]) -> np.ndarray:
     return out.numpy()
 
 
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """Send everything written to file descriptor 1 (Python and C++ alike) to stderr for the duration."""
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):  # Python-level prints (paddle2onnx's "ONNX model saved")
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def optional_module(module: str):
     """Import an optional ONNX dependency, or say how to install it."""
     import importlib
@@ -205,9 +223,10 @@ def export_with_model(model_dir, out_dir, format: str = "paddle", head: str | No
         if format == "onnx":
             paddle2onnx = optional_module("paddle2onnx")
             try:  # optimize_tool "None": the default folds constants with Polygraphy, which pip-installs from the net
-                paddle2onnx.export(str(model_file), str(params_file), save_file=str(work / ONNX_FILE),
-                                   opset_version=opset, enable_onnx_checker=True, verbose=False,
-                                   optimize_tool="None")
+                with stdout_to_stderr():  # its progress lines would mix into a command's output
+                    paddle2onnx.export(str(model_file), str(params_file), save_file=str(work / ONNX_FILE),
+                                       opset_version=opset, enable_onnx_checker=True, verbose=False,
+                                       optimize_tool="None")
             except SystemExit:  # paddle2onnx's logging.error() exits the interpreter
                 raise ConfigError(f"paddle2onnx could not convert {model_dir}; see its log above") from None
             model_file.unlink()
