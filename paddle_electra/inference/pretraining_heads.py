@@ -30,16 +30,20 @@ def _encode(tokenizer, texts: list[str], max_seq_len: int) -> dict[str, np.ndarr
     return {k: np.asarray(batch[k], dtype="int64") for k in ("input_ids", "token_type_ids", "attention_mask")}
 
 
-def _forward(model, encoded: dict[str, np.ndarray]) -> np.ndarray:
+def _forward(model, encoded: dict[str, np.ndarray], rtd: bool = False) -> np.ndarray:
+    """The generator's logits [B, L, V], or (``rtd``) the discriminator's replaced-token logits [B, L]."""
     import paddle
 
-    with paddle.no_grad():
-        out = model(
-            input_ids=paddle.to_tensor(encoded["input_ids"]),
-            token_type_ids=paddle.to_tensor(encoded["token_type_ids"]),
-            # int64: Paddle adds a float mask as-is, it converts only int/bool masks
-            attention_mask=paddle.to_tensor(encoded["attention_mask"]),
-        )
+    from ..compat import rtd_logits
+
+    inputs = {k: paddle.to_tensor(encoded[k]) for k in ("input_ids", "token_type_ids", "attention_mask")}
+    with paddle.no_grad():  # int64 attention mask: Paddle adds a float mask as-is, it converts only int/bool masks
+        if rtd:
+            hidden = model.electra(**inputs)
+            out = rtd_logits(model.discriminator_predictions, hidden[0] if isinstance(hidden, (tuple, list))
+                             else hidden)
+        else:
+            out = model(**inputs)
     out = out[0] if isinstance(out, (tuple, list)) else out
     return out.numpy()
 
@@ -99,7 +103,7 @@ def detect_replaced(model_dir: str | Path, texts: list[str], max_seq_len: int = 
     """Per-token probability of having been replaced, from a discriminator directory (special tokens omitted)."""
     model, tokenizer, encoded = _prepare(model_dir, "discriminator", "replaced-token detection", texts, max_seq_len,
                                          model, tokenizer)
-    logits = _forward(model, encoded).reshape(encoded["input_ids"].shape)  # PaddleNLP squeezes batch 1
+    logits = _forward(model, encoded, rtd=True)
     probs = sigmoid(logits)
     special = set(tokenizer.all_special_ids)
     results = []
