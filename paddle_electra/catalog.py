@@ -91,6 +91,10 @@ class Variant:
     def description(self) -> str:
         return f"ELECTRA-{self.size} {self.role}, {FAMILIES[self.family][3]}"
 
+    def half(self, role: str) -> Variant:
+        """This release's ``discriminator`` or ``generator`` (itself, or its companion)."""
+        return self if self.role == role else get_variant(self.companion)
+
 
 def _build_catalog() -> dict[str, Variant]:
     catalog: dict[str, Variant] = {}
@@ -142,3 +146,9 @@ def size_name(sizes: Sizes, role: Role | None = None) -> str:
     """Human name of a shape: ``small discriminator``, or ``custom`` if no release has it."""
     matches = match_sizes(sizes, role)
     return f"{matches[0].size} {matches[0].role}" if matches else "custom (no HFL release has these sizes)"
+
+
+def companion_dir_name(name: str, role: str) -> str:
+    """The store name of ``role``'s half for a directory or model name (``x-generator`` <-> ``x``), for hints."""
+    base = name.removesuffix("-generator")
+    return f"{base}-generator" if role == "generator" else base

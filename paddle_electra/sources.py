@@ -86,10 +86,9 @@ def models_for(source: str | Path, convert_into: Path, force: bool = True) -> tu
 def pair_from_store(name: str) -> tuple[Path, Path | None]:
     """A catalog name's discriminator from the store, and its companion generator when that is stored too."""
     resolve(name)  # a name that is not in the catalog or not stored: the store's error, with how to get it
-    variant = get_variant(name)
-    disc_name = variant.name if variant.role == "discriminator" else variant.companion
-    disc = resolve(disc_name)
+    disc_variant = get_variant(name).half("discriminator")
+    disc = resolve(disc_variant.name)
     try:
-        return disc, resolve(get_variant(disc_name).companion)
+        return disc, resolve(disc_variant.companion)
     except StoreError:
         return disc, None

@@ -45,7 +45,7 @@ def is_model_dir(path: Path) -> bool:
 def how_to_get(name: str) -> str:
     """The commands that put ``name`` into the store, for error messages."""
     variant = get_variant(name)
-    disc = variant.name if variant.role == "discriminator" else variant.companion
+    disc = variant.half("discriminator").name
     return (
         f"convert HFL's TensorFlow release with `paddle-electra convert --tf-checkpoint DIR --name {disc}` "
         f"(writes {disc} and its generator), or a Hugging Face copy ({variant.hf_id}) with "

@@ -56,8 +56,7 @@ def _hint(role: str, ckpt_dir: Path, config: str | Path | None) -> Sizes | None:
         if Path(config).is_file():
             return sizes_from_dict(read_config_json(config), str(config)) if role == "discriminator" else None
         variant = get_variant(str(config))
-        disc = variant if variant.role == "discriminator" else get_variant(variant.companion)
-        return disc.sizes if role == "discriminator" else get_variant(disc.companion).sizes
+        return variant.half(role).sizes
     candidate = ckpt_dir / HFL_CONFIG_FILES[role]
     return sizes_from_dict(read_config_json(candidate), str(candidate)) if candidate.is_file() else None
 
@@ -117,12 +116,11 @@ def plan_tf_checkpoint(path: str | Path, config: str | Path | None = None,
 def _expected_disc(name: str | None) -> Variant | None:
     if name is None:
         return None
-    variant = get_variant(name)
-    return variant if variant.role == "discriminator" else get_variant(variant.companion)
+    return get_variant(name).half("discriminator")
 
 
 def _variant_for(disc: Variant, role: str) -> Variant:
-    return disc if role == "discriminator" else get_variant(disc.companion)
+    return disc.half(role)
 
 
 def convert_tf_checkpoint(path: str | Path, output: str | Path | None = None, name: str | None = None,

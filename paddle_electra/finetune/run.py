@@ -63,12 +63,13 @@ def run_finetuning(task: str | Any, data_dir: str | Path, model: str | Path, out
 
 def check_model_for(model_dir: Path, training: bool) -> None:
     """Refuse a generator for fine-tuning and an un-fine-tuned model for evaluation (both give meaningless numbers)."""
+    from ..catalog import companion_dir_name
     from ..modeling.load import stored_head
     from ..store import read_meta
 
     head = stored_head(model_dir)
     if training and (head == "generator" or read_meta(model_dir).get("role") == "generator"):
-        companion = model_dir.name.removesuffix("-generator")
+        companion = companion_dir_name(model_dir.name, "discriminator")
         raise ConfigError(f"{model_dir} is an ELECTRA generator; the seed fine-tunes the discriminator — pass "
                           f"--model {companion if companion != model_dir.name else 'DIR/discriminator'}")
     if not training and head in ("discriminator", "generator", "model"):

@@ -50,14 +50,14 @@ def _forward(model, encoded: dict[str, np.ndarray], rtd: bool = False) -> np.nda
 
 def _require_role(model_dir: str | Path, role: str, job: str) -> None:
     """fill-mask needs the generator's MLM head, RTD the discriminator's: the other half has none to use."""
+    from ..catalog import companion_dir_name
     from ..modeling.load import stored_head
     from ..store import read_meta, resolve
 
     path = resolve(model_dir)
     have = read_meta(path).get("role") or stored_head(path)
     if have != role:
-        other = "-generator" if role == "generator" else ""
-        companion = f"{path.name.removesuffix('-generator')}{other}"
+        companion = companion_dir_name(path.name, role)
         hint = f" (e.g. {companion})" if have in ("discriminator", "generator") else ""
         raise ConfigError(f"{path} is a{'n' if have[0] in 'aeiou' else ''} {have} model; {job} needs the {role}"
                           f"{hint} — pass the {role} directory or name")

@@ -146,7 +146,7 @@ def resolve_init(model: str, settings: PretrainSettings, out: Path) -> InitSpec:
         disc_dir, gen_dir = models_for(model, out / "init")
     else:
         variant = get_variant(model)
-        disc_variant = variant if variant.role == "discriminator" else get_variant(variant.companion)
+        disc_variant = variant.half("discriminator")
         description = disc_variant.name
         if settings.from_scratch:
             disc_sizes = disc_variant.sizes
@@ -194,7 +194,7 @@ def resolve_init(model: str, settings: PretrainSettings, out: Path) -> InitSpec:
 def _default_generator_sizes(disc: Sizes) -> Sizes:
     """HFL's released generator for a released discriminator size, else the original's H/4 rule."""
     for variant in match_sizes(disc, "discriminator"):
-        return get_variant(variant.companion).sizes
+        return variant.half("generator").sizes
     return generator_sizes_for(disc)
 
 
