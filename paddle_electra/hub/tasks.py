@@ -319,18 +319,24 @@ class QA(HubTask):
         return module.max_position if module.head == "seed" else None
 
 
-class RTD(HubTask):
-    """Replaced-token detection with a discriminator: per token, the probability it was replaced."""
+class PretrainingHead(HubTask):
+    """A pretraining head used as it is: the model directory must hold that half (``role``)."""
 
-    name = "rtd"
-    batch_layout = "(input_ids, token_type_ids, labels[B, L] with 1 = replaced, -100 = ignore)"
     role = "discriminator"
+    model_class = "ElectraDiscriminator"  # of paddlenlp.transformers
 
     def build(self, module, kwargs):
         import paddlenlp.transformers as nlp
 
         module.require_role(self.name, self.role)
-        module.model = module.pretrained(nlp.ElectraDiscriminator, **kwargs)
+        module.model = module.pretrained(getattr(nlp, self.model_class), **kwargs)
+
+
+class RTD(PretrainingHead):
+    """Replaced-token detection with a discriminator: per token, the probability it was replaced."""
+
+    name = "rtd"
+    batch_layout = "(input_ids, token_type_ids, labels[B, L] with 1 = replaced, -100 = ignore)"
 
     def forward(self, module, inputs):
         hidden = module.model.electra(inputs["input_ids"], inputs["token_type_ids"], inputs["position_ids"],
@@ -354,18 +360,13 @@ class RTD(HubTask):
         return results, [[s.replaced_prob for s in row] for row in scored]
 
 
-class FillMask(HubTask):
+class FillMask(PretrainingHead):
     """The generator's masked-LM: ``top_k`` tokens per ``[MASK]``."""
 
     name = "fill-mask"
     batch_layout = "(input_ids, token_type_ids, labels[B, L] with token ids at masked positions, -100 elsewhere)"
     role = "generator"
-
-    def build(self, module, kwargs):
-        import paddlenlp.transformers as nlp
-
-        module.require_role(self.name, self.role)
-        module.model = module.pretrained(nlp.ElectraGenerator, **kwargs)
+    model_class = "ElectraGenerator"
 
     def forward(self, module, inputs):
         logits = module.model(inputs["input_ids"], inputs["token_type_ids"], inputs["position_ids"],
