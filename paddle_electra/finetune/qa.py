@@ -25,24 +25,41 @@ def _to_tensors(batch: dict[str, np.ndarray]):
     return {k: paddle.to_tensor(v) for k, v in batch.items()}
 
 
-def predict_qa(model, examples, features, settings) -> tuple[dict[str, str], dict[str, list]]:
-    """Run the joint head's beam search over every window, then map the best spans back to characters."""
+def predict_qa(model, examples, features, settings, fast=None) -> tuple[dict[str, str], dict[str, list]]:
+    """Run the joint head's beam search over every window, then map the best spans back to characters.
+
+    ``fast``: a :class:`~..inference.fast.ModelExport` of ``model`` with all outputs at the static length
+    ``settings.max_seq_length`` (windows are padded to it); eager Paddle when None or unavailable."""
     import paddle
 
     from ..tasks.qa_features import collate_qa, postprocess_qa
 
     model.eval()
+    run = _fast_beam(fast) if fast is not None else None
     results = {}
     order = sorted(range(len(features)), key=lambda i: len(features[i].input_ids))  # bucket by length
     with paddle.no_grad():
         for start in range(0, len(order), settings.eval_batch_size):
             chunk = [features[i] for i in order[start:start + settings.eval_batch_size]]
             batch = collate_qa(chunk, is_training=False)
-            outputs = model(**_to_tensors({k: batch[k] for k in ("input_ids", "token_type_ids", "attention_mask")}))
-            arrays = [o.numpy() for o in outputs]
+            inputs = {k: batch[k] for k in ("input_ids", "token_type_ids", "attention_mask")}
+            if run is not None:
+                width = settings.max_seq_length - inputs["input_ids"].shape[1]
+                arrays = run(**{k: np.pad(v, ((0, 0), (0, width))) for k, v in inputs.items()})
+            else:
+                arrays = [o.numpy() for o in model(**_to_tensors(inputs))]
             for row, feature in enumerate(chunk):
                 results[feature.unique_id] = tuple(a[row] for a in arrays)
     return postprocess_qa(examples, features, results, settings.n_best_size, settings.max_answer_length)
+
+
+def _fast_beam(exporter):
+    try:
+        return exporter.predictor().run_all
+    except Exception as err:  # noqa: BLE001 - any failure of the optional accelerated path falls back
+        log.warning("evaluating with eager Paddle: the fast runtime is unavailable (%s)",
+                    str(err).splitlines()[0] if str(err) else type(err).__name__)
+        return None
 
 
 def _as_squad(examples) -> dict:
@@ -73,8 +90,15 @@ def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, di
     model.loss_reduction = settings.loss_reduction
     init_head(model, settings)
 
+    exporter = None
+    if settings.fast_eval and paddle.get_device() == "cpu":  # on a GPU, eager evaluation is already fast
+        from ..inference.fast import ModelExport
+
+        exporter = ModelExport(model, cache=False, route=False, all_outputs=True,
+                               static_length=settings.max_seq_length)
+
     def score(split: str) -> dict[str, float]:
-        preds, nbest = predict_qa(model, splits[split], eval_features[split], settings)
+        preds, nbest = predict_qa(model, splits[split], eval_features[split], settings, exporter)
         write_predictions(out / "results" / f"{spec.name}_qa" / split, preds, nbest)
         metrics = official_eval(_as_squad(splits[split]), preds)
         return {"em": float(metrics["EM"]), "f1": float(metrics["F1"]), "score": float(metrics["AVERAGE"])}

@@ -69,9 +69,10 @@ def _without_dropout(model):
             setattr(layer, attr, value)
 
 
-def _export_layer(model):
-    """The eager layer with the fixed signature ``(input_ids, token_type_ids, attention_mask) -> first output``:
-    what is traced, and the reference the export is checked against."""
+def _export_layer(model, all_outputs: bool = False):
+    """The eager layer with the fixed signature ``(input_ids, token_type_ids, attention_mask) -> first output``
+    (every output with ``all_outputs``: the seed QA head's beam): what is traced, and the reference the export is
+    checked against."""
     import paddle
 
     class _Export(paddle.nn.Layer):
@@ -86,6 +87,8 @@ def _export_layer(model):
                 hidden = hidden[0] if isinstance(hidden, (tuple, list)) else hidden
                 return rtd_logits(head, hidden)
             out = self.inner(input_ids=input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask)
+            if all_outputs:
+                return tuple(out) if isinstance(out, (tuple, list)) else out
             return out[0] if isinstance(out, (tuple, list)) else out
 
     head = getattr(model, "discriminator_predictions", None)
@@ -94,31 +97,40 @@ def _export_layer(model):
     return wrapped
 
 
-def _static_layer(model):
+def _static_layer(model, all_outputs: bool = False, static_length: int | None = None):
     import paddle
 
-    spec = [paddle.static.InputSpec([None, None], "int64", name) for name in INPUT_NAMES]
-    return paddle.jit.to_static(_export_layer(model), input_spec=spec, full_graph=True)
+    spec = [paddle.static.InputSpec([None, static_length], "int64", name) for name in INPUT_NAMES]
+    return paddle.jit.to_static(_export_layer(model, all_outputs), input_spec=spec, full_graph=True)
 
 
 PARITY_TOL = 1e-4  # max |eager - exported| on the probe batch for the export to be used by default
 
 
-def probe_batch(vocab_size: int) -> dict[str, np.ndarray]:
-    """Two rows of ordinary token ids, the second padded: what every export is checked on."""
+def probe_batch(vocab_size: int, length: int | None = None) -> dict[str, np.ndarray]:
+    """Two rows of ordinary token ids, the second padded, the second segment of each typed 1 (a QA context): what
+    every export is checked on (``length``: an export with a static length)."""
+    n = length or 12
     rng = np.random.default_rng(0)
-    ids = rng.integers(min(106, vocab_size - 1), vocab_size, size=(2, 12)).astype("int64")  # past [unused]/special
+    ids = rng.integers(min(106, vocab_size - 1), vocab_size, size=(2, n)).astype("int64")  # past [unused]/special
     ids[:, 0], ids[:, -1] = 101 % vocab_size, 102 % vocab_size
     mask = np.ones_like(ids)
-    ids[1, 8:], mask[1, 8:] = 0, 0
-    return {"input_ids": ids, "token_type_ids": np.zeros_like(ids), "attention_mask": mask}
+    cut = max(2, n * 2 // 3)
+    ids[1, cut:], mask[1, cut:] = 0, 0
+    types = np.zeros_like(ids)
+    types[:, n // 3:] = 1
+    types[1, cut:] = 0
+    return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
 
 
-def eager_reference(model, batch: dict[str, np.ndarray]) -> np.ndarray:
+def eager_reference(model, batch: dict[str, np.ndarray], all_outputs: bool = False):
+    """The eager outputs on ``batch``: an array, or a list of arrays with ``all_outputs``."""
     import paddle
 
     with _without_dropout(model), paddle.no_grad():
-        out = _export_layer(model)(*(paddle.to_tensor(batch[n]) for n in INPUT_NAMES))
+        out = _export_layer(model, all_outputs)(*(paddle.to_tensor(batch[n]) for n in INPUT_NAMES))
+    if all_outputs:
+        return [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
     return out.numpy()
 
 
@@ -182,8 +194,9 @@ def export_model(model_dir: str | Path, out_dir: str | Path | None = None, forma
 
 
 def export_with_model(model_dir, out_dir, format: str = "paddle", head: str | None = None, model=None,
-                      opset: int = 13):
-    """export_model, also returning the eager model it traced (the parity check runs it)."""
+                      opset: int = 13, all_outputs: bool = False, static_length: int | None = None):
+    """export_model, also returning the eager model it traced (the parity check runs it). ``all_outputs`` and
+    ``static_length``: the seed QA head (its beam of 5 outputs needs a fixed sequence length)."""
     import paddle
 
     started = time.time()
@@ -215,7 +228,7 @@ def export_with_model(model_dir, out_dir, format: str = "paddle", head: str | No
     try:
         try:
             with _without_dropout(model):
-                paddle.jit.save(_static_layer(model), str(work / PADDLE_STEM))
+                paddle.jit.save(_static_layer(model, all_outputs, static_length), str(work / PADDLE_STEM))
         finally:
             if training:
                 model.train()
@@ -245,7 +258,8 @@ def export_with_model(model_dir, out_dir, format: str = "paddle", head: str | No
                 shutil.copyfile(source, out / name)
     meta = {"format": format, "head": head, "inputs": list(INPUT_NAMES), "input_dtype": "int64",
             "source": str(model_dir) if model_dir else None, "paddle": paddle.__version__,
-            "fingerprint": source_fingerprint(model_dir) if model_dir is not None else None}
+            "fingerprint": source_fingerprint(model_dir) if model_dir is not None else None,
+            "outputs": "all" if all_outputs else "first", "static_length": static_length}
     (out / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
     log.info("exported %s to %s (%s) in %.1f s", model_dir or "the model", out, format, time.time() - started)
     return out, model

@@ -113,7 +113,7 @@ class FastPredictor:
             self._predictor = pi.create_predictor(config)
             self._inputs = list(self._predictor.get_input_names())
             self._handles = {n: self._predictor.get_input_handle(n) for n in self._inputs}
-            self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
+            self._outputs = [self._predictor.get_output_handle(n) for n in self._predictor.get_output_names()]
         else:
             raise ConfigError(f"unknown backend {self.backend!r}; choose paddle or onnx")
 
@@ -128,14 +128,18 @@ class FastPredictor:
         return {name: feed[name] for name in self._inputs}
 
     def __call__(self, input_ids, token_type_ids=None, attention_mask=None) -> np.ndarray:
+        return self.run_all(input_ids, token_type_ids, attention_mask)[0]
+
+    def run_all(self, input_ids, token_type_ids=None, attention_mask=None) -> list[np.ndarray]:
+        """Every output of the exported model (one, except for an ``all_outputs`` export such as the QA beam)."""
         feed = self._feed(input_ids, token_type_ids, attention_mask)
         if self.backend == "onnx":
-            return self._session.run(None, feed)[0]
+            return list(self._session.run(None, feed))
         for name, value in feed.items():
             self._handles[name].reshape(value.shape)
             self._handles[name].copy_from_cpu(value)
         self._predictor.run()
-        return self._output.copy_to_cpu()
+        return [handle.copy_to_cpu() for handle in self._outputs]
 
 
 def quantized_onnx(export_dir: Path) -> Path:
@@ -180,12 +184,17 @@ def _constants_as_initializers(model) -> None:
 
 
 def export_checked(model_dir: str | Path | None, out_dir: str | Path | None = None, format: str = "paddle",
-                   head: str | None = None, model=None) -> Path:
-    """:func:`export_model`, then both models run on the probe batch: ``parity_max_abs`` goes into export.json."""
-    out, eager = export_with_model(model_dir, out_dir, format, head, model)
-    batch = probe_batch(int(getattr(getattr(eager, "config", None), "vocab_size", 21128)))
-    exported = FastPredictor(out)(**batch).astype("float64")
-    diff = float(np.max(np.abs(exported - eager_reference(eager, batch))))
+                   head: str | None = None, model=None, all_outputs: bool = False,
+                   static_length: int | None = None) -> Path:
+    """:func:`export_model`, then both models run on the probe batch: ``parity_max_abs`` goes into export.json
+    (over the floating-point outputs; a beam's indices follow from its scores)."""
+    out, eager = export_with_model(model_dir, out_dir, format, head, model, all_outputs=all_outputs,
+                                   static_length=static_length)
+    batch = probe_batch(int(getattr(getattr(eager, "config", None), "vocab_size", 21128)), static_length)
+    exported = FastPredictor(out).run_all(**batch)
+    reference = eager_reference(eager, batch, all_outputs=True)
+    diff = max(float(np.max(np.abs(got.astype("float64") - want))) for got, want in zip(exported, reference)
+               if np.issubdtype(want.dtype, np.floating))
     meta = read_export_meta(out)
     meta["parity_max_abs"] = diff
     (out / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
@@ -352,9 +361,10 @@ class ModelExport:
     """
 
     def __init__(self, model, head: str | None = None, device: str = "cpu", cache: bool = True,
-                 route: bool | None = None):
+                 route: bool | None = None, all_outputs: bool = False, static_length: int | None = None):
         self.model, self.head, self.device, self.cache = model, head, device, cache
         self.route = route  # None: route small batches to ONNX Runtime when it is installed (CPU)
+        self.all_outputs, self.static_length = all_outputs, static_length  # the seed QA head's beam
         self._stamp: bytes | None = None
         self._predictor: FastPredictor | None = None
         self._tmp = None
@@ -380,7 +390,8 @@ class ModelExport:
     def _checked(self, format: str) -> FastPredictor:
         target = self._target(format)
         if not is_export_dir(target) or "parity_max_abs" not in read_export_meta(target):
-            export_checked(None, target, format=format, model=self.model, head=self.head)
+            export_checked(None, target, format=format, model=self.model, head=self.head,
+                           all_outputs=self.all_outputs, static_length=self.static_length)
             if self.cache:
                 prune_export_cache()
         else:
