@@ -7,11 +7,13 @@ Two settings explain most of Paddle's CPU eager gap to PyTorch:
 * Paddle's wheel ships an old MKL (``libmklml_intel.so``) whose CPU dispatch gives non-Intel CPUs the
   SSE path: a 2048² float32 GEMM runs at ~80 GFLOP/s on 2 AMD cores against ~190 for numpy/torch.
   ``MKL_DEBUG_CPU_TYPE=5`` makes that MKL use its AVX2 kernels (~190 GFLOP/s). MKL reads the variable at
-  its first GEMM, so it must be set before any matmul. That is an environment change for the whole process, so
-  the library never makes it: :func:`tune_process` does, and only the ``paddle-electra`` CLI calls it (library
-  users on AMD set ``MKL_DEBUG_CPU_TYPE=5`` themselves). It never overrides a value the user set.
+  its first GEMM, so it must be set before any matmul. :func:`tune_process` sets it (never over a value the
+  user set): the CLI at start-up, and :func:`tune_cpu` when the first model of a process runs (predict, the hub
+  module, fine-tuning). Measured without it: eager ELECTRA-small 8 ex/s instead of 33, Paddle Inference
+  0.8x (docs/benchmarks-default.md).
 
-Everything here is opt-out: ``PADDLE_ELECTRA_NO_TUNE=1`` leaves Paddle's defaults alone.
+Importing the library changes nothing (tests/test_architecture.py): tuning happens only when a model runs, and
+everything here is opt-out: ``PADDLE_ELECTRA_NO_TUNE=1`` leaves Paddle's defaults alone.
 """
 
 from __future__ import annotations
@@ -74,8 +76,8 @@ _tuned: int | None = None
 def tune_cpu(threads: int | None = None) -> int:
     """Make Paddle's CPU eager path use all cores and the fast GEMM kernels; returns the thread count.
 
-    Idempotent and cheap; runs with the first model of the process. An explicit ``threads`` re-applies the
-    count. Changes no environment variable (see :func:`tune_process`).
+    Idempotent and cheap; runs with the first model of the process (never at import). An explicit ``threads``
+    re-applies the count.
     """
     global _tuned
     if os.environ.get(NO_TUNE_ENV) == "1":
@@ -84,6 +86,7 @@ def tune_cpu(threads: int | None = None) -> int:
         return _tuned
     from .compat import set_math_threads
 
+    tune_process()  # before the first GEMM of the process: the AVX2 kernels of Paddle's MKL on AMD
     count = threads or default_threads()
     set_math_threads(count)
     _tuned = count

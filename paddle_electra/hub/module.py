@@ -119,6 +119,9 @@ class ElectraHubModule(nn.Layer, TransformerModule):
                               "n: 'O'}} (ChunkEvaluator scores chunks by tag name)")
 
         self._serving = self._fast_failed = False
+        from ..runtime import tune_cpu
+
+        tune_cpu()  # this module is the process's first model: all cores, AVX2 GEMM kernels on AMD
         self.model_dir = self._weights(model_dir)
         self._task.build(self, kwargs)
         # recorded in every checkpoint hub.Trainer saves, so one trained for another task or head is refused
