@@ -113,6 +113,7 @@ def _ort_session(path: Path):
     options.intra_op_num_threads = default_threads()
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as FastPredictor's sessions
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
     return lambda **feed: session.run(None, {k: feed[k] for k in names})[0]

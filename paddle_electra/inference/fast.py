@@ -97,6 +97,9 @@ class FastPredictor:
             options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # ORT's pool busy-waits after each run by default: beside Paddle Inference (ShapeRouter) it would
+            # take the cores Paddle's next batch needs
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             model_path = quantized_onnx(self.dir) if precision == "int8" else self.dir / ONNX_FILE
             self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
             self._inputs = [i.name for i in self._session.get_inputs()]
