@@ -164,7 +164,7 @@ def write(record: dict) -> None:
     for r in record["accuracy"]:
         lines.append(f"| {r['path']} | {r['accuracy']:.2f} | {r['accuracy'] - base:+.2f} | {r['wall_s']} s |")
     lines.append("")
-    DOC.write_text("\n".join(lines) + "\n".join(record.get("notes", [])) + "\n", encoding="utf-8")
+    DOC.write_text("\n".join(lines) + "\n" + "\n".join(record.get("notes", [])) + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
