@@ -25,7 +25,7 @@ def tiny_disc(tmp_path_factory) -> Path:
     return convert_tf_checkpoint(FIXTURES / "tf_tiny", output=tmp_path_factory.mktemp("tiny"))["discriminator"]
 
 
-def _run(args: list[str], cwd: Path, attempts: int = 1) -> None:
+def _run(args: list[str], cwd: Path, attempts: int = 1, output: Path | None = None) -> None:
     for attempt in range(attempts):
         proc = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=cwd)
         if proc.returncode == 0:
@@ -36,6 +36,10 @@ def _run(args: list[str], cwd: Path, attempts: int = 1) -> None:
             import warnings
 
             warnings.warn("paddle.distributed.launch: a rank aborted while starting; retrying once", stacklevel=2)
+            if output is not None:
+                import shutil
+
+                shutil.rmtree(output, ignore_errors=True)  # the retry starts from nothing, as the first run did
             continue
         break
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -62,7 +66,7 @@ def test_two_ranks_equal_one_process_accumulating_two_batches(tmp_path, tiny_dis
     gloo_port, start_port = _free_ports(2)
     _run([sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2", "--log_dir",
           str(tmp_path / "logs"), "--gloo_port", str(gloo_port), "--start_port", str(start_port), str(WORKER),
-          str(tiny_disc), str(launched), "1"], tmp_path, attempts=2)
+          str(tiny_disc), str(launched), "1"], tmp_path, attempts=2, output=launched)
     reference = np.load(single / "params-rank0.npy")
     rank0, rank1 = np.load(launched / "params-rank0.npy"), np.load(launched / "params-rank1.npy")
     np.testing.assert_array_equal(rank0, rank1)  # gradients synchronised: the replicas never drift apart
