@@ -227,16 +227,17 @@ def atomic_dir(target: Path, *, force: bool = False, fingerprint: str | None = N
 
 
 @contextlib.contextmanager
-def atomic_file(target: Path, mode: str = "w", **open_kwargs: Any) -> Iterator[Any]:
-    """Write ``target`` through a temporary sibling renamed into place; a failure leaves the old file."""
+def atomic_path(target: Path) -> Iterator[Path]:
+    """A temporary sibling path to write ``target`` through (for writers that take a file name: safetensors, ONNX
+    Runtime's quantizer, the TF bundle writer); renamed into place only if the block finishes, else removed."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle_fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.partial-{os.getpid()}-", dir=target.parent)
+    os.close(handle_fd)
     tmp = Path(tmp_name)
     try:
         try:
-            with os.fdopen(handle_fd, mode, **open_kwargs) as handle:
-                yield handle
+            yield tmp
             os.chmod(tmp, 0o666 & ~_umask())
         except OSError as err:
             raise StoreError(describe_os_error(err, target)) from None
@@ -245,6 +246,17 @@ def atomic_file(target: Path, mode: str = "w", **open_kwargs: Any) -> Iterator[A
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+@contextlib.contextmanager
+def atomic_file(target: Path, mode: str = "w", **open_kwargs: Any) -> Iterator[Any]:
+    """Write ``target`` through a temporary sibling renamed into place; a failure leaves the old file."""
+    with atomic_path(target) as tmp:
+        try:
+            with open(tmp, mode, **open_kwargs) as handle:
+                yield handle
+        except OSError as err:
+            raise StoreError(describe_os_error(err, target)) from None
 
 
 @contextlib.contextmanager

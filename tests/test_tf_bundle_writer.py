@@ -201,13 +201,13 @@ def test_tensors_are_streamed_one_at_a_time(tmp_path: Path) -> None:
 
     def gen():
         for i in range(5):
-            (tmp,) = tmp_path.glob("s.data-00000-of-00001.tempstate*")
+            (tmp,) = tmp_path.glob(".s.data-00000-of-00001.partial-*")
             sizes.append(tmp.stat().st_size)  # everything before this tensor is already on disk
             yield f"t{i}", np.full((1 << 16,), i, np.float32)  # 256 KiB: past the file buffer
 
     write_tf_checkpoint(tmp_path / "s", gen())
     assert sizes == [(1 << 18) * i for i in range(5)]
-    assert not list(tmp_path.glob("*tempstate*"))
+    assert not list(tmp_path.glob("*.partial-*"))
 
 
 def test_overwrites_an_existing_checkpoint(tmp_path: Path) -> None:

@@ -211,11 +211,8 @@ def save_safetensors(
         arrays[name] = arr if arr.flags.c_contiguous else arr.copy(order="C")
     if not p.parent.is_dir():
         raise CheckpointError(f"{p}: folder {p.parent} does not exist; create it first")
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    try:
+    from ..fs import atomic_path
+
+    with atomic_path(p) as tmp:
         save_file(arrays, str(tmp), metadata=dict(metadata) if metadata is not None else None)
-        os.replace(tmp, p)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return p

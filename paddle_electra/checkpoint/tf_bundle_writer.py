@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import os
 import struct
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,10 +291,11 @@ def write_tf_checkpoint(
         raise FileNotFoundError(f"directory {directory} for TF checkpoint {prefix} does not exist")
     data_path = f"{prefix}.data-00000-of-00001"
     index_path = f"{prefix}.index"
-    tag = f".tempstate{uuid.uuid4().hex}"
-    tmp_data, tmp_index = data_path + tag, index_path + tag
+    from ..fs import atomic_path
+
     records: dict[bytes, TensorRecord] = {}
-    try:
+    # nested so the data shard is renamed into place before the index that describes it
+    with atomic_path(Path(index_path)) as tmp_index, atomic_path(Path(data_path)) as tmp_data:
         with open(tmp_data, "wb") as data:
             offset = 0
             for name, value in tensors:
@@ -319,16 +319,9 @@ def write_tf_checkpoint(
         pairs += [(k, _entry_proto(r.dtype, r.shape, r.offset, r.size, r.crc32c)) for k, r in entries]
         with open(tmp_index, "wb") as index:
             write_sstable(index, pairs, compression=compression)
-        os.replace(tmp_data, data_path)
-        os.replace(tmp_index, index_path)
-    finally:
-        for leftover in (tmp_data, tmp_index):
-            if os.path.exists(leftover):
-                os.remove(leftover)
     if write_checkpoint_file:
         base = _escape(Path(prefix).name)
         text = f'model_checkpoint_path: "{base}"\nall_model_checkpoint_paths: "{base}"\n'
-        tmp_ckpt = directory / f"checkpoint{tag}"
-        tmp_ckpt.write_text(text, encoding="utf-8")
-        os.replace(tmp_ckpt, directory / "checkpoint")
+        with atomic_path(directory / "checkpoint") as tmp_ckpt:
+            tmp_ckpt.write_text(text, encoding="utf-8")
     return [record for _, record in entries]

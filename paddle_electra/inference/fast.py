@@ -155,17 +155,17 @@ def quantized_onnx(export_dir: Path) -> Path:
     if not target.is_file() or target.stat().st_mtime_ns < source.stat().st_mtime_ns:
         quantization = optional_module("onnxruntime.quantization")
         onnx = optional_module("onnx")
-        partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+        from ..fs import atomic_path
+
         plain = target.with_name(f".{target.name}.initializers-{os.getpid()}")
         try:
             model = onnx.load(str(source))
             _constants_as_initializers(model)
             onnx.save(model, str(plain))
-            quantization.quantize_dynamic(str(plain), str(partial), weight_type=quantization.QuantType.QInt8,
-                                          op_types_to_quantize=["MatMul"])
-            os.replace(partial, target)  # a reader never sees half a model
+            with atomic_path(target) as partial:  # a reader never sees half a model
+                quantization.quantize_dynamic(str(plain), str(partial), weight_type=quantization.QuantType.QInt8,
+                                              op_types_to_quantize=["MatMul"])
         finally:
-            partial.unlink(missing_ok=True)
             plain.unlink(missing_ok=True)
         log.info("quantized %s to int8 (dynamic) -> %s", source, target)
     return target

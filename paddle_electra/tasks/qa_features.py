@@ -35,7 +35,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -641,20 +640,11 @@ def _json_default(obj: Any) -> Any:
 
 
 def _atomic_write_json(path: Path, obj: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(obj, handle, ensure_ascii=False, indent=2, default=_json_default)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    from paddle_electra.fs import atomic_file
+
+    with atomic_file(path, encoding="utf-8") as handle:
+        json.dump(obj, handle, ensure_ascii=False, indent=2, default=_json_default)
+        handle.write("\n")
 
 
 def write_predictions(
