@@ -250,3 +250,15 @@ def test_qa_fast_evaluation_gives_the_eager_predictions(tmp_path, tiny_disc, cap
     assert fast["dev"] == eager["dev"]
     read = lambda run: json.loads((run / "results" / "cmrc2018_qa" / "dev" / "predictions.json").read_text())  # noqa: E731
     assert read(tmp_path / "fast") == read(tmp_path / "eager")
+
+
+def test_reported_dev_metrics_equal_a_fresh_evaluation_of_best_model(tmp_path, tiny_disc):
+    """The final dev line reuses the best epoch's evaluation when it was the last one: the numbers must be what
+    scoring best_model/ afresh gives."""
+    data = _write_task(tmp_path / "data")
+    trained = run_finetuning("chnsenticorp", data, tiny_disc, tmp_path / "run", learning_rate=3e-3,
+                             num_train_epochs=3, train_batch_size=8, layerwise_lr_decay=1.0, fast_eval=False)
+    again = run_finetuning("chnsenticorp", data, tmp_path / "run" / "best_model", tmp_path / "eval", do_train=False,
+                           fast_eval=False)
+    assert again["dev"]["accuracy"] == trained["dev"]["accuracy"]
+    assert abs(again["dev"]["loss"] - trained["dev"]["loss"]) <= 1e-6
