@@ -184,6 +184,16 @@ def collect(work: Path) -> dict:
             record["baseline_tfidf_lr"] = entry
         else:
             record["runs"].append(entry)
+    done = {(r["task"], r["arm"], r["seed"]) for r in record["runs"]}
+    for curve in sorted(work.glob("ft-*-*-*/curve.jsonl")):  # a run stopped before its final report
+        task, arm, seed = curve.parent.name[3:].rsplit("-", 2)
+        epochs = [json.loads(line) for line in curve.read_text(encoding="utf-8").splitlines() if '"dev_' in line]
+        if (task, arm, int(seed)) in done or not epochs:
+            continue
+        best = max(epochs, key=lambda e: e.get("dev_score", float("-inf")))
+        metrics = {k[4:]: v for k, v in best.items() if k.startswith("dev_") and k != "dev_score"}
+        record["runs"].append({"task": task, "arm": arm, "seed": int(seed), "metrics": {"dev": metrics},
+                               "wall_s": 0, "stopped_after_epochs": len(epochs)})
     return record
 
 
@@ -330,6 +340,11 @@ def write_doc(record: dict) -> None:
         lines.append("")
     if verdicts:
         lines += ["Pretrained vs random initialisation:", *verdicts, ""]
+    stopped = [r for r in runs if r.get("stopped_after_epochs")]
+    for r in stopped:
+        lines += [f"- {r['task']} ({r['arm']}, seed {r['seed']}) was stopped after {r['stopped_after_epochs']} "
+                  "epoch(s) of evaluation, before its final report: its number is the best per-epoch dev score the run "
+                  "recorded (the final report scores the same best model again, deterministically).", ""]
     walls = [r["wall_s"] for r in runs]
     if walls:
         lines += [f"Fine-tuning runs: {len(runs)}, {sum(walls) / 60:.0f} min in all (one CPU thread each, two runs "
