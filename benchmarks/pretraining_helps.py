@@ -346,7 +346,7 @@ def write_doc(record: dict) -> None:
                   "than a fresh initialisation. The same collapse happens in HF transformers PyTorch with the same "
                   "sizes and data, even on the easiest replaced-token task there is (docs/disc-collapse.md), so it is "
                   "the budget, not this implementation: HFL's ELECTRA-small had 1M steps of 1024 x 512 tokens, this "
-                  f"run {pre['steps'] if pre else '?'} steps of 32 x 128 (about 1/500000 of the tokens). Fine-tuning "
+                  f"run {pre['steps'] if pre else '?'} steps of 32 x 128 (about 1/64000 of the tokens). Fine-tuning "
                   "from random initialisation shows that the rest of the pipeline learns; the TF-IDF baseline is the "
                   "bar a pretrained model must clear.", ""]
     stopped = [r for r in runs if r.get("stopped_after_epochs")]
