@@ -174,6 +174,10 @@ def collect(work: Path) -> dict:
     curve_file = work / "pretrain" / "curve.jsonl"
     if curve_file.is_file():
         record["pretrain_curve"] = _curve_summary(curve_file)
+    spread = {arm: work / sub for arm, sub in (("pretrained", "pretrain/discriminator"),
+                                                ("random", "random/discriminator"))}
+    if all((d / "model_state.pdparams").is_file() for d in spread.values()):
+        record["position_spread"] = {arm: round(position_spread(d), 3) for arm, d in spread.items()}
     for path in sorted(results.glob("*.json")):
         entry = json.loads(path.read_text(encoding="utf-8"))
         if path.name == "pretrain.json":
@@ -195,6 +199,22 @@ def collect(work: Path) -> dict:
         record["runs"].append({"task": task, "arm": arm, "seed": int(seed), "metrics": {"dev": metrics},
                                "wall_s": 0, "stopped_after_epochs": len(epochs)})
     return record
+
+
+def position_spread(model_dir: Path) -> float:
+    """Std over positions of the last hidden state (mean over features) on random ids: ~0.8 for a fresh model,
+    falling as the representation collapses (every position alike)."""
+    import numpy as np
+    import paddle
+
+    from paddle_electra.modeling.load import load_model
+
+    model, _ = load_model(model_dir, head="discriminator")
+    model.eval()
+    ids = paddle.to_tensor(np.random.default_rng(0).integers(106, 21128, (4, 32)).astype("int64"))
+    with paddle.no_grad():
+        hidden = model.electra(ids, paddle.zeros_like(ids), None, paddle.ones_like(ids))
+    return float(hidden.numpy().std(axis=1).mean())
 
 
 def _curve_summary(path: Path, parts: int = 10) -> list[dict]:
@@ -342,8 +362,10 @@ def write_doc(record: dict) -> None:
         lines += ["Pretrained vs random initialisation:", *verdicts, ""]
         lines += ["Why pretraining does not help at this budget: the discriminator never left the plateau where it "
                   "answers the prior. Its loss stays within a few hundredths of the prior's all run long (table "
-                  "above); the representation it reaches is collapsed (every position alike), which is a worse start "
-                  "than a fresh initialisation. The same collapse happens in HF transformers PyTorch with the same "
+                  "above); the representation it reaches is largely collapsed (the spread of its last hidden state "
+                  f"over positions is {record.get('position_spread', {}).get('pretrained', '?')}, against "
+                  f"{record.get('position_spread', {}).get('random', '?')} for the fresh initialisation), a worse "
+                  "start for fine-tuning. The same collapse happens in HF transformers PyTorch with the same "
                   "sizes and data, even on the easiest replaced-token task there is (docs/disc-collapse.md), so it is "
                   "the budget, not this implementation: HFL's ELECTRA-small had 1M steps of 1024 x 512 tokens, this "
                   f"run {pre['steps'] if pre else '?'} steps of 32 x 128 (about 1/64000 of the tokens). Fine-tuning "
