@@ -230,7 +230,7 @@ def test_fast_evaluation_equals_eager_evaluation(tmp_path, tiny_disc, caplog):
     """dev/test scoring through the exported runtime gives the eager numbers (accuracy exactly, loss to 1e-4)."""
     data = _write_task(tmp_path / "data")
     common = dict(learning_rate=3e-3, num_train_epochs=2, train_batch_size=8, layerwise_lr_decay=1.0, seed=3)
-    with caplog.at_level("INFO", logger="paddle_electra"):
+    with caplog.at_level("DEBUG", logger="paddle_electra"):  # scoring exports log at DEBUG
         fast = run_finetuning("chnsenticorp", data, tiny_disc, tmp_path / "fast", fast_eval=True, **common)
     assert "max |eager - exported|" in caplog.text and "evaluating with eager Paddle" not in caplog.text
     eager = run_finetuning("chnsenticorp", data, tiny_disc, tmp_path / "eager", fast_eval=False, **common)
@@ -243,7 +243,7 @@ def test_qa_fast_evaluation_gives_the_eager_predictions(tmp_path, tiny_disc, cap
     """The QA beam through the exported runtime (all five outputs, windows padded to the static length) decodes to
     the same answers as eager Paddle."""
     common = dict(num_train_epochs=1, train_batch_size=2, max_seq_length=64, doc_stride=32, beam_size=5, seed=1)
-    with caplog.at_level("INFO", logger="paddle_electra"):
+    with caplog.at_level("DEBUG", logger="paddle_electra"):  # scoring exports log at DEBUG
         fast = run_finetuning("cmrc2018", FIXTURES / "tasks", tiny_disc, tmp_path / "fast", fast_eval=True, **common)
     assert "max |eager - exported|" in caplog.text and "evaluating with eager Paddle" not in caplog.text
     eager = run_finetuning("cmrc2018", FIXTURES / "tasks", tiny_disc, tmp_path / "eager", fast_eval=False, **common)

@@ -194,7 +194,8 @@ def export_model(model_dir: str | Path, out_dir: str | Path | None = None, forma
 
 
 def export_with_model(model_dir, out_dir, format: str = "paddle", head: str | None = None, model=None,
-                      opset: int = 13, all_outputs: bool = False, static_length: int | None = None):
+                      opset: int = 13, all_outputs: bool = False, static_length: int | None = None,
+                      verbose: bool = True):
     """export_model, also returning the eager model it traced (the parity check runs it). ``all_outputs`` and
     ``static_length``: the seed QA head (its beam of 5 outputs needs a fixed sequence length)."""
     import paddle
@@ -261,7 +262,8 @@ def export_with_model(model_dir, out_dir, format: str = "paddle", head: str | No
             "fingerprint": source_fingerprint(model_dir) if model_dir is not None else None,
             "outputs": "all" if all_outputs else "first", "static_length": static_length}
     (out / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    log.info("exported %s to %s (%s) in %.1f s", model_dir or "the model", out, format, time.time() - started)
+    log.log(logging.INFO if verbose else logging.DEBUG, "exported %s to %s (%s) in %.1f s", model_dir or "the model",
+            out, format, time.time() - started)
     return out, model
 
 

@@ -188,11 +188,11 @@ def _constants_as_initializers(model) -> None:
 
 def export_checked(model_dir: str | Path | None, out_dir: str | Path | None = None, format: str = "paddle",
                    head: str | None = None, model=None, all_outputs: bool = False,
-                   static_length: int | None = None) -> Path:
+                   static_length: int | None = None, verbose: bool = True) -> Path:
     """:func:`export_model`, then both models run on the probe batch: ``parity_max_abs`` goes into export.json
     (over the floating-point outputs; a beam's indices follow from its scores)."""
     out, eager = export_with_model(model_dir, out_dir, format, head, model, all_outputs=all_outputs,
-                                   static_length=static_length)
+                                   static_length=static_length, verbose=verbose)
     batch = probe_batch(int(getattr(getattr(eager, "config", None), "vocab_size", 21128)), static_length)
     exported = FastPredictor(out).run_all(**batch)
     reference = eager_reference(eager, batch, all_outputs=True)
@@ -201,8 +201,9 @@ def export_checked(model_dir: str | Path | None, out_dir: str | Path | None = No
     meta = read_export_meta(out)
     meta["parity_max_abs"] = diff
     (out / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    log.info("export %s: max |eager - exported| = %.1e on the probe batch (fast paths need <= %.0e)", out, diff,
-             PARITY_TOL)
+    log.log(logging.INFO if verbose else logging.DEBUG,
+            "export %s: max |eager - exported| = %.1e on the probe batch (fast paths need <= %.0e)", out, diff,
+            PARITY_TOL)
     return out
 
 
@@ -393,8 +394,9 @@ class ModelExport:
     def _checked(self, format: str) -> FastPredictor:
         target = self._target(format)
         if not is_export_dir(target) or "parity_max_abs" not in read_export_meta(target):
+            # a cached export is said once; the per-epoch ones of fine-tuning's scoring only at DEBUG
             export_checked(None, target, format=format, model=self.model, head=self.head,
-                           all_outputs=self.all_outputs, static_length=self.static_length)
+                           all_outputs=self.all_outputs, static_length=self.static_length, verbose=self.cache)
             if self.cache:
                 prune_export_cache()
         else:
