@@ -197,7 +197,8 @@ def collect(work: Path) -> dict:
         best = max(epochs, key=lambda e: e.get("dev_score", float("-inf")))
         metrics = {k[4:]: v for k, v in best.items() if k.startswith("dev_") and k != "dev_score"}
         record["runs"].append({"task": task, "arm": arm, "seed": int(seed), "metrics": {"dev": metrics},
-                               "wall_s": 0, "stopped_after_epochs": len(epochs)})
+                               "wall_s": 0, "stopped_after_epochs": len(epochs),
+                               "epoch_scores": [e.get("dev_f1", e.get("dev_accuracy")) for e in epochs]})
     return record
 
 
@@ -375,7 +376,8 @@ def write_doc(record: dict) -> None:
     for r in stopped:
         lines += [f"- {r['task']} ({r['arm']}, seed {r['seed']}) was stopped after {r['stopped_after_epochs']} "
                   "epoch(s) of evaluation, before its final report: its number is the best per-epoch dev score the run "
-                  "recorded (the final report scores the same best model again, deterministically).", ""]
+                  "recorded (the final report scores the same best model again, deterministically); per epoch: "
+                  + ", ".join(f"{v:.2f}" for v in r.get("epoch_scores", [])) + ".", ""]
     walls = [r["wall_s"] for r in runs]
     if walls:
         lines += [f"Fine-tuning runs: {len(runs)}, {sum(walls) / 60:.0f} min in all (one CPU thread each, two runs "
