@@ -12,7 +12,7 @@ from ..metrics.classification import accuracy, format_metrics
 from ..tasks import load_split
 from ..training.features import encode_classification, eval_batches, pad_batch, train_batches
 from .settings import FinetuneSettings, model_overrides
-from .shared import eval_splits, init_head, train_and_report
+from .shared import eval_splits, init_head, scoring_predictor, scoring_runtime, train_and_report
 
 
 def _classifier(model_dir: Path, num_labels: int, head: str, overrides: dict[str, Any] | None = None):
@@ -47,7 +47,7 @@ def evaluate_classification(model, rows, batch_size: int, fast=None) -> dict[str
     import paddle.nn.functional as F
 
     model.eval()
-    run = _fast_logits(fast) if fast is not None else None
+    run = scoring_predictor(fast) if fast is not None else None
     preds = np.zeros(len(rows), dtype="int64")
     losses = np.zeros(len(rows), dtype="float64")
     with paddle.no_grad():
@@ -109,11 +109,7 @@ def run_classification(spec, data_dir, model_dir: Path, out: Path, settings: Fin
             return paddle.nn.functional.cross_entropy(logits, paddle.to_tensor(batch["labels"]).reshape([-1, 1]),
                                                       reduction=settings.loss_reduction)
 
-    exporter = None
-    if settings.fast_eval and paddle.get_device() == "cpu":  # on a GPU, eager evaluation is already fast
-        from ..inference.fast import ModelExport
-
-        exporter = ModelExport(model, cache=False, route=False)  # re-exported whenever the weights changed
+    exporter = scoring_runtime(model, settings)
 
     def score(split: str) -> dict[str, float]:
         return evaluate_classification(model, eval_rows[split], settings.eval_batch_size, exporter)
@@ -121,16 +117,3 @@ def run_classification(spec, data_dir, model_dir: Path, out: Path, settings: Fin
     return train_and_report(model, out, settings, list(eval_rows), score,
                             lambda metrics: format_metrics(spec.name, metrics),
                             (batches_for_epoch, loss_fn, save) if train is not None else None)
-
-
-def _fast_logits(exporter):
-    """The exported runtime's predictor for the current weights, or None (eager, one warning) if it fails."""
-    import logging
-
-    try:
-        return exporter.predictor()
-    except Exception as err:  # noqa: BLE001 - any failure of the optional accelerated path falls back
-        logging.getLogger("paddle_electra.finetune").warning(
-            "evaluating with eager Paddle: the fast runtime is unavailable (%s)", str(err).splitlines()[0] if str(
-                err) else type(err).__name__)
-        return None

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..metrics.qa_eval import evaluate as official_eval
 from .settings import model_overrides
-from .shared import eval_splits, init_head, train_and_report
+from .shared import eval_splits, init_head, scoring_predictor, scoring_runtime, train_and_report
 
 log = logging.getLogger("paddle_electra.finetune")
 
@@ -35,7 +35,8 @@ def predict_qa(model, examples, features, settings, fast=None) -> tuple[dict[str
     from ..tasks.qa_features import collate_qa, postprocess_qa
 
     model.eval()
-    run = _fast_beam(fast) if fast is not None else None
+    predictor = scoring_predictor(fast) if fast is not None else None
+    run = predictor.run_all if predictor is not None else None
     results = {}
     order = sorted(range(len(features)), key=lambda i: len(features[i].input_ids))  # bucket by length
     with paddle.no_grad():
@@ -51,15 +52,6 @@ def predict_qa(model, examples, features, settings, fast=None) -> tuple[dict[str
             for row, feature in enumerate(chunk):
                 results[feature.unique_id] = tuple(a[row] for a in arrays)
     return postprocess_qa(examples, features, results, settings.n_best_size, settings.max_answer_length)
-
-
-def _fast_beam(exporter):
-    try:
-        return exporter.predictor().run_all
-    except Exception as err:  # noqa: BLE001 - any failure of the optional accelerated path falls back
-        log.warning("evaluating with eager Paddle: the fast runtime is unavailable (%s)",
-                    str(err).splitlines()[0] if str(err) else type(err).__name__)
-        return None
 
 
 def _as_squad(examples) -> dict:
@@ -90,12 +82,7 @@ def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, di
     model.loss_reduction = settings.loss_reduction
     init_head(model, settings)
 
-    exporter = None
-    if settings.fast_eval and paddle.get_device() == "cpu":  # on a GPU, eager evaluation is already fast
-        from ..inference.fast import ModelExport
-
-        exporter = ModelExport(model, cache=False, route=False, all_outputs=True,
-                               static_length=settings.max_seq_length)
+    exporter = scoring_runtime(model, settings, all_outputs=True, static_length=settings.max_seq_length)
 
     def score(split: str) -> dict[str, float]:
         preds, nbest = predict_qa(model, splits[split], eval_features[split], settings, exporter)

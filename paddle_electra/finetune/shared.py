@@ -82,3 +82,23 @@ def init_head(model, settings: FinetuneSettings) -> None:
             raise ConfigError(f"{path}: {key} has shape {list(given[key].shape)}, the head needs {list(param.shape)}")
         param.set_value(np.asarray(given[key], dtype="float32"))
     log.info("task head initialised from %s (%d tensors)", path, len(own))
+
+
+def scoring_runtime(model, settings: FinetuneSettings, **options):
+    """The exported runtime dev/test scoring runs through (``fast_eval``, CPU only: eager scoring on a GPU is
+    already fast), re-exported whenever the weights changed; None for eager scoring. ``options``: those of
+    :class:`~..inference.fast.ModelExport` (the QA beam's ``all_outputs``/``static_length``)."""
+    import paddle
+
+    if not settings.fast_eval or paddle.get_device() != "cpu":
+        return None
+    from ..inference.fast import ModelExport
+
+    return ModelExport(model, cache=False, route=False, **options)
+
+
+def scoring_predictor(exporter):
+    """The exporter's predictor for the current weights, or None (eager scoring, one warning) if it fails."""
+    from ..inference.fast import fast_or_none
+
+    return fast_or_none(exporter.predictor, "dev/test scoring", "evaluating with eager Paddle")

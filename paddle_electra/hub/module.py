@@ -419,15 +419,12 @@ class ElectraHubModule(nn.Layer, TransformerModule):
             self._fast = ModelExport(self.model, device=device)
         if use_fast is None and n_items < FAST_MIN_ITEMS and not self._serving and not self._fast.cached():
             return None
-        try:
-            return self._fast.predictor()
-        except Exception as err:  # noqa: BLE001 - any failure of the optional accelerated path falls back
-            if use_fast:
-                raise
-            log.warning("%s: fast runtime unavailable (%s); predicting with eager Paddle (use_fast=False skips "
-                        "the attempt)", self._label(), str(err).splitlines()[0] if str(err) else type(err).__name__)
-            self._fast_failed = True
-            return None
+        from ..inference.fast import fast_or_none
+
+        fast = fast_or_none(self._fast.predictor, self._label(),
+                            "predicting with eager Paddle (use_fast=False skips the attempt)", bool(use_fast))
+        self._fast_failed = fast is None
+        return fast
 
     def get_embedding(self, data: list[list[str]], use_gpu: bool = False, max_seq_len: int = 128,
                       batch_size: int = 1) -> list[list[Any]]:

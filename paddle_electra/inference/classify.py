@@ -58,16 +58,12 @@ def predict_texts(model_dir: str | Path, pairs: list[tuple[str, str | None]], ma
 def _fast_runner(model_dir: Path, required: bool = False, precision: str = "fp32"):
     """(tokenizer, labels, positions, run) through the fast runtime, or None (with one warning) if it fails."""
     from ..tokenizer import load_tokenizer
-    from .fast import fast_predictor
+    from .fast import fast_or_none, fast_predictor
 
     _, labels = read_labels(model_dir)
-    try:
-        run = fast_predictor(model_dir, precision=precision)
-    except Exception as err:  # noqa: BLE001 - any failure of the optional accelerated path falls back
-        if required:
-            raise
-        log.warning("fast runtime unavailable for %s (%s); predicting with eager Paddle (--no-fast to skip the "
-                    "attempt)", model_dir, str(err).splitlines()[0] if str(err) else type(err).__name__)
+    run = fast_or_none(lambda: fast_predictor(model_dir, precision=precision), str(model_dir),
+                       "predicting with eager Paddle (--no-fast to skip the attempt)", required)
+    if run is None:
         return None
     positions = int(read_config_json(model_dir / "config.json").get("max_position_embeddings", 512))
     return load_tokenizer(model_dir), labels, positions, run

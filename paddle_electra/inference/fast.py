@@ -145,6 +145,19 @@ class FastPredictor:
         return [handle.copy_to_cpu() for handle in self._outputs]
 
 
+def fast_or_none(make, subject: str, fallback: str, required: bool = False):
+    """``make()`` (a fast runtime) or, when that fails and the fast runtime was not required, None after one
+    warning naming why and what runs instead: every default fast path falls back the same way."""
+    try:
+        return make()
+    except Exception as err:  # noqa: BLE001 - any failure of the optional accelerated path falls back
+        if required:
+            raise
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        log.warning("%s: fast runtime unavailable (%s); %s", subject, reason, fallback)
+        return None
+
+
 def quantized_onnx(export_dir: Path) -> Path:
     """``model.int8.onnx`` beside ``model.onnx`` (ONNX Runtime's dynamic quantization: int8 MatMul weights),
     made once; the weights' export fingerprint is the fp32 model's."""
@@ -372,10 +385,18 @@ class ModelExport:
         self._stamp: bytes | None = None
         self._predictor: FastPredictor | None = None
         self._tmp = None
+        self._digest: tuple[bytes, str] | None = None  # (stamp, digest): hashing every weight once per weights
+
+    def _key(self) -> str:
+        """The cache key of the current weights; the full digest is recomputed only when the stamp moved."""
+        stamp = model_stamp(self.model)
+        if self._digest is None or self._digest[0] != stamp:
+            self._digest = (stamp, weights_digest(self.model, self.head))
+        return f"hub-{self._digest[1]}"
 
     def _target(self, format: str = "paddle") -> Path:
         if self.cache:
-            return export_cache(f"hub-{weights_digest(self.model, self.head)}" + ("-onnx" if format == "onnx" else ""))
+            return export_cache(self._key() + ("-onnx" if format == "onnx" else ""))
         import tempfile
 
         if format == "paddle":
@@ -388,7 +409,7 @@ class ModelExport:
             return True
         if not self.cache:
             return False
-        target = export_cache(f"hub-{weights_digest(self.model, self.head)}")
+        target = export_cache(self._key())
         return is_export_dir(target) and "parity_max_abs" in read_export_meta(target)
 
     def _checked(self, format: str) -> FastPredictor:
