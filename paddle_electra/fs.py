@@ -251,12 +251,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
 @contextlib.contextmanager
 def atomic_file(target: Path, mode: str = "w", **open_kwargs: Any) -> Iterator[Any]:
     """Write ``target`` through a temporary sibling renamed into place; a failure leaves the old file."""
-    with atomic_path(target) as tmp:
-        try:
-            with open(tmp, mode, **open_kwargs) as handle:
-                yield handle
-        except OSError as err:
-            raise StoreError(describe_os_error(err, target)) from None
+    with atomic_path(target) as tmp, open(tmp, mode, **open_kwargs) as handle:
+        yield handle  # an OSError here is atomic_path's to turn into one line
 
 
 @contextlib.contextmanager

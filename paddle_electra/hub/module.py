@@ -413,14 +413,12 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         if not self._task.fast:
             raise ConfigError(f"{self._label()}: use_fast supports tasks None, seq-cls, token-cls and text-matching "
                               f"with matching='cross', not {self.task!r}; call predict without use_fast")
-        from ..inference.fast import ModelExport
+        from ..inference.fast import ModelExport, fast_or_none
 
         if getattr(self, "_fast", None) is None or self._fast.device != device:
             self._fast = ModelExport(self.model, device=device)
         if use_fast is None and n_items < FAST_MIN_ITEMS and not self._serving and not self._fast.cached():
             return None
-        from ..inference.fast import fast_or_none
-
         fast = fast_or_none(self._fast.predictor, self._label(),
                             "predicting with eager Paddle (use_fast=False skips the attempt)", bool(use_fast))
         self._fast_failed = fast is None

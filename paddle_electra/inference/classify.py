@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +11,6 @@ from ..errors import ConfigError
 from ..modeling.config import fit_length, read_config_json
 from ..numeric import softmax
 from .finetuned import load_finetuned, read_labels
-
-log = logging.getLogger("paddle_electra.inference")
 
 
 @dataclass(frozen=True)

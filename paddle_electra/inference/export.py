@@ -123,15 +123,13 @@ def probe_batch(vocab_size: int, length: int | None = None) -> dict[str, np.ndar
     return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
 
 
-def eager_reference(model, batch: dict[str, np.ndarray], all_outputs: bool = False):
-    """The eager outputs on ``batch``: an array, or a list of arrays with ``all_outputs``."""
+def eager_reference(model, batch: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Every output of the eager model on ``batch`` (an export's outputs are compared against the first ones)."""
     import paddle
 
     with _without_dropout(model), paddle.no_grad():
-        out = _export_layer(model, all_outputs)(*(paddle.to_tensor(batch[n]) for n in INPUT_NAMES))
-    if all_outputs:
-        return [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
-    return out.numpy()
+        out = _export_layer(model, all_outputs=True)(*(paddle.to_tensor(batch[n]) for n in INPUT_NAMES))
+    return [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
 
 
 @contextlib.contextmanager
