@@ -15,7 +15,7 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(include=["paddle_electra", "paddle_electra.*"]),
     # the embedded tiny checkpoint and data the quickstart runs on
-    package_data={"paddle_electra": ["resources/*/*", "resources/*/*/*"]},
+    package_data={"paddle_electra": ["resources/*/*", "resources/*/*/*", "ops/kernels.cc"]},
     install_requires=[
         "paddlepaddle>=2.6.2",
         "paddlenlp>=2.8.1",

@@ -58,6 +58,15 @@ def set_math_threads(count: int) -> None:
     setter(int(count))
 
 
+def convert_attention_mask(mask: Any, dtype: Any) -> Any:
+    """Paddle's own bool/int → additive float conversion of an attention mask (``nn.layer.transformer``)."""
+    try:
+        from paddle.nn.layer.transformer import _convert_attention_mask
+    except ImportError:
+        raise _moved("paddlepaddle", "paddle.nn.layer.transformer._convert_attention_mask") from None
+    return _convert_attention_mask(mask, dtype)
+
+
 # ------------------------------------------------------------------------------------------ PaddleNLP
 def rtd_logits(head: Any, hidden: Any) -> Any:
     """Replaced-token logits [B, L] from PaddleNLP's ``ElectraDiscriminatorPredictions`` on ``hidden`` [B, L, H].

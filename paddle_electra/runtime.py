@@ -48,10 +48,28 @@ def cpu_model() -> str:
     return _cpuinfo("model name") or platform.processor() or "unknown"
 
 
+def initial_environ(name: str) -> str | None:
+    """``name`` as the process was started with it (``/proc/self/environ``), before any import changed it.
+
+    ``import paddle`` sets ``OMP_NUM_THREADS=1`` when it is unset, so ``os.environ`` cannot tell the user's
+    choice from Paddle's; where ``/proc`` is missing (not Linux) ``os.environ`` is all there is."""
+    try:
+        with open("/proc/self/environ", "rb") as handle:
+            block = handle.read()
+    except OSError:
+        return os.environ.get(name)
+    prefix = name.encode() + b"="
+    for item in block.split(b"\0"):
+        if item.startswith(prefix):
+            return item[len(prefix):].decode(errors="replace")
+    return None
+
+
 def default_threads() -> int:
-    """``$PADDLE_ELECTRA_THREADS``, else ``$OMP_NUM_THREADS``, else the CPUs this process may run on."""
-    for env in (THREADS_ENV, "OMP_NUM_THREADS"):
-        value = os.environ.get(env, "").strip()
+    """``$PADDLE_ELECTRA_THREADS``, else the ``$OMP_NUM_THREADS`` the process started with (not the ``1`` that
+    ``import paddle`` writes when it is unset), else the CPUs this process may run on."""
+    for value in (os.environ.get(THREADS_ENV), initial_environ("OMP_NUM_THREADS")):
+        value = (value or "").strip()
         if value.isdigit() and int(value) > 0:
             return int(value)
     try:

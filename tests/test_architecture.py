@@ -16,7 +16,7 @@ LAYERS = [
     {"tokenizer", "store", "modeling"},
     {"convert", "sources"},
     {"tasks", "metrics"},
-    {"runtime", "training"},
+    {"runtime", "training", "ops"},
     {"inference"},
     {"finetune", "pretraining"},
     {"hub", "quickstart", "download"},

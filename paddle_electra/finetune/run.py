@@ -92,7 +92,8 @@ def run_identity(spec, data_dir: str | Path, model_dir: Path, settings: Finetune
         except DataError:
             continue
         data[split] = sha256_file(path)
-    skip = {"do_eval", "do_test", "resume", "log_every_steps", "device", "extra", "eval_batch_size", "fast_eval"}
+    skip = {"do_eval", "do_test", "resume", "log_every_steps", "device", "extra", "eval_batch_size", "fast_eval",
+            "fused_kernels"}
     return {"task": spec.name, "model": sha256_file(model_dir / WEIGHTS_FILE), "model_dir": str(model_dir),
             "data": data, "hparams": {k: v for k, v in asdict(settings).items() if k not in skip}}
 

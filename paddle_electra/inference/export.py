@@ -221,12 +221,14 @@ def export_with_model(model_dir, out_dir, format: str = "paddle", head: str | No
         from ..errors import StoreError
 
         raise StoreError(f"cannot create the export directory {out}: {err.strerror}; choose another --output") from None
+    from ..ops import unfused
+
     training = model.training
     model.eval()
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
     try:
         try:
-            with _without_dropout(model):
+            with _without_dropout(model), unfused(model):
                 paddle.jit.save(_static_layer(model, all_outputs, static_length), str(work / PADDLE_STEM))
         finally:
             if training:

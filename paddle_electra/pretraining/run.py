@@ -70,6 +70,7 @@ class PretrainSettings:
     log_every_steps: int = 10
     grad_accumulation: int = 1
     amp: bool = False
+    fused_kernels: bool = True  # CPU: encoder layers on paddle_electra.ops' fused kernels
     device: str = "auto"
     resume: bool = True
     from_scratch: bool = False
@@ -454,7 +455,8 @@ def run_pretraining(model: str, text_dir: str, steps: int, output_dir: str, **op
                           warmup_steps=int(settings.warmup_steps or 0), max_grad_norm=settings.max_grad_norm)
     loop = LoopConfig(epochs=1.0, seed=settings.seed, save_every_steps=settings.save_every_steps,
                       keep_checkpoints=settings.keep_checkpoints, log_every_steps=settings.log_every_steps,
-                      grad_accumulation=settings.grad_accumulation, amp=settings.amp, recipe=recipe)
+                      grad_accumulation=settings.grad_accumulation, amp=settings.amp, recipe=recipe,
+                      fused_kernels=settings.fused_kernels)
     tokens_per_step = settings.batch_size * settings.grad_accumulation * settings.max_seq_length
     trainer = PretrainTrainer(net, batches, out, loop, tokens_per_step)
     log.info("pretraining %s on %s: %d files from %s, %d steps x %d x %d tokens, lr %g (warmup %d), "

@@ -45,6 +45,9 @@ class LoopConfig:
     # "sum": loss_fn returns the batch SUM and a step's gradient is that of the sum over the whole (global) batch,
     # as the seed (``FinetuningModel.loss = reduce_sum(...)``); "mean": the gradient of the batch mean
     loss_reduction: str = "mean"
+    # CPU float32: encoder layers on paddle_electra.ops' fused kernels (same maths, ~1.6x the step; own dropout
+    # stream). Paddle's own ops where the kernels cannot be built.
+    fused_kernels: bool = True
 
 
 @dataclass
@@ -115,6 +118,9 @@ class FineTuner:
         self.evaluate = evaluate
         self.save_model = save_model or (lambda m, d: paddle.save(m.state_dict(), str(d / "model_state.pdparams")))
         self.rank, self.world = parallel_env()
+        from ..ops import fuse_for_training
+
+        self.fused_layers = fuse_for_training(model, config.fused_kernels, config.amp)
         self.train_model = paddle.DataParallel(model) if self.world > 1 else model
         self.steps_per_epoch = len(batches_for_epoch(0)) // (config.grad_accumulation * self.world)
         if self.steps_per_epoch == 0:

@@ -1,0 +1,604 @@
+// Fused, multi-threaded CPU kernels for ELECTRA's encoder layer, with their backward, as Paddle custom operators.
+//
+// Why: Paddle's CPU eager runs element-wise ops on one thread, unfused, and its bundled MKL runs the encoder's
+// K=256 GEMMs at ~70 GFLOP/s. These kernels do the GEMMs through the OpenBLAS that numpy ships (~170 GFLOP/s on
+// the same shapes; loaded with dlopen by pe_load_blas, so nothing is linked at build time) and fuse every
+// element-wise op around them into one OpenMP pass: bias (+GELU), dropout + residual + LayerNorm, and scaled
+// masked softmax + dropout inside attention, which reads Q/K/V per head in place (no transposes).
+//
+// Dropout masks come from a counter-based hash of (seed, element index), so the backward regenerates them
+// instead of storing them, and a run is reproducible from the seed Paddle's generator draws.
+#include "paddle/extension.h"
+
+#include <dlfcn.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+using Tensor = paddle::Tensor;
+
+typedef void (*Sgemm64)(int, int, int, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
+                        int64_t, float, float*, int64_t);
+typedef void (*Sgemm32)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*,
+                        int);
+typedef void (*SetThreads)(int);
+typedef int (*GetThreads)();
+
+Sgemm64 g_sgemm64 = nullptr;
+Sgemm32 g_sgemm32 = nullptr;
+SetThreads g_set_threads = nullptr;
+GetThreads g_get_threads = nullptr;
+
+constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
+
+void *find(void *lib, std::initializer_list<const char *> names) {
+  for (const char *name : names) {
+    if (void *sym = dlsym(lib, name)) return sym;
+  }
+  return nullptr;
+}
+
+// C (m x n, row-major) = alpha * op(A) op(B) + beta * C
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+          const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+  if (g_sgemm64) {
+    g_sgemm64(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
+              ldc);
+  } else {
+    PD_CHECK(g_sgemm32 != nullptr, "paddle-electra fused ops: no BLAS loaded (pe_load_blas was not called)");
+    g_sgemm32(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, (int)m, (int)n, (int)k, alpha, a,
+              (int)lda, b, (int)ldb, beta, c, (int)ldc);
+  }
+}
+
+// Single-threaded BLAS while an OpenMP loop calls it from every thread; restored afterwards.
+struct SerialBlas {
+  int saved = 0;
+  SerialBlas() {
+    if (g_set_threads && g_get_threads) {
+      saved = g_get_threads();
+      g_set_threads(1);
+    }
+  }
+  ~SerialBlas() {
+    if (saved > 0) g_set_threads(saved);
+  }
+};
+
+inline bool keep(uint64_t seed, uint64_t index, uint32_t threshold) {
+  uint64_t z = seed + index * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return (uint32_t)(z >> 32) >= threshold;
+}
+
+inline uint32_t threshold_for(float p) { return (uint32_t)std::min(4294967295.0, (double)p * 4294967296.0); }
+
+// exp and erf in plain arithmetic, so the compiler vectorises the loops that call them (glibc's vector math is
+// only declared under -ffast-math, and the scalar calls cost ~40 ms a step in the FFN's GELU alone).
+// exp: Cephes' expf (range reduction by ln 2, degree-6 polynomial, 2^n by exponent bits), ~1 ulp.
+inline float fast_exp(float x) {
+  x = std::min(std::max(x, -87.0f), 88.0f);
+  const float t = x * 1.44269504088896341f + 0.5f;  // n = floor(t), by truncation (std::floor blocks vectorising)
+  int32_t whole = (int32_t)t;
+  whole -= (int32_t)(t < (float)whole);
+  const float n = (float)whole;
+  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = p * r * r + r + 1.0f;
+  const uint32_t bits = (uint32_t)(whole + 127) << 23;
+  return y * __builtin_bit_cast(float, bits);
+}
+
+// erf: Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7, float32's own resolution near 1)
+inline float fast_erf(float x) {
+  const float a = std::fabs(x);
+  const float t = 1.0f / (1.0f + 0.3275911f * a);
+  const float poly =
+      t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+  const float y = 1.0f - poly * fast_exp(-a * a);
+  return std::copysign(y, x);
+}
+
+inline float gelu(float z) { return 0.5f * z * (1.0f + fast_erf(z * 0.70710678118654752f)); }
+
+inline float gelu_grad(float z) {
+  return 0.5f * (1.0f + fast_erf(z * 0.70710678118654752f)) + z * 0.39894228040143268f * fast_exp(-0.5f * z * z);
+}
+
+// column sums of one or two (rows x cols) matrices, per-thread partials then one reduction
+void column_sums(const float *a, const float *weight, int64_t rows, int64_t cols, float *sum_a, float *sum_aw) {
+  int threads = omp_get_max_threads();
+  std::vector<float> partial((size_t)threads * cols * 2, 0.0f);
+#pragma omp parallel num_threads(threads)
+  {
+    float *pa = partial.data() + (size_t)omp_get_thread_num() * cols * 2;
+    float *pw = pa + cols;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float *row = a + r * cols;
+      if (weight) {
+        const float *w = weight + r * cols;
+#pragma omp simd
+        for (int64_t c = 0; c < cols; ++c) {
+          pa[c] += row[c];
+          pw[c] += row[c] * w[c];
+        }
+      } else {
+#pragma omp simd
+        for (int64_t c = 0; c < cols; ++c) pa[c] += row[c];
+      }
+    }
+  }
+  for (int64_t c = 0; c < cols; ++c) {
+    float s = 0.0f, sw = 0.0f;
+    for (int t = 0; t < threads; ++t) {
+      s += partial[(size_t)t * cols * 2 + c];
+      sw += partial[(size_t)t * cols * 2 + cols + c];
+    }
+    sum_a[c] = s;
+    if (sum_aw) sum_aw[c] = sw;
+  }
+}
+
+std::vector<int64_t> with_last(std::vector<int64_t> shape, int64_t last) {
+  shape.back() = last;
+  return shape;
+}
+
+void check_f32(const Tensor &t, const char *name) {
+  PD_CHECK(t.dtype() == paddle::DataType::FLOAT32, "paddle-electra fused ops take float32; ", name, " is not");
+  PD_CHECK(t.is_cpu(), "paddle-electra fused ops run on the CPU; ", name, " is not on it");
+}
+
+// ------------------------------------------------------------------------------------------------ linear
+// Every GEMM is split over the OpenMP threads, each calling single-threaded BLAS on its block and running the
+// element-wise epilogue on the rows it just wrote (still in cache). One thread pool in the process (Paddle's
+// libiomp5, shared with its MKL): OpenBLAS's own pool spins after each call and would take a core from it.
+inline void share(int64_t total, int64_t &begin, int64_t &end) {
+  const int64_t parts = omp_get_num_threads(), chunk = (total + parts - 1) / parts;
+  begin = std::min(total, omp_get_thread_num() * chunk);
+  end = std::min(total, begin + chunk);
+}
+
+// Out = X W + b, or GELU(X W + b) keeping the pre-activation Z for the backward.
+std::vector<Tensor> linear_forward(const Tensor &x, const Tensor &w, const Tensor &b, bool with_gelu) {
+  check_f32(x, "x");
+  check_f32(w, "weight");
+  const int64_t k = w.shape()[0], n = w.shape()[1], m = x.numel() / k;
+  PD_CHECK(x.shape().back() == k, "fused linear: input's last dim ", x.shape().back(), " != weight rows ", k);
+  Tensor z = paddle::empty(with_last(x.shape(), n), x.dtype(), x.place());
+  Tensor out = with_gelu ? paddle::empty(z.shape(), z.dtype(), z.place()) : z;
+  const float *xp = x.data<float>(), *wp = w.data<float>(), *bias = b.data<float>();
+  float *zp = z.data<float>(), *op = out.data<float>();
+  SerialBlas serial;
+#pragma omp parallel
+  {
+    int64_t r0, r1;
+    share(m, r0, r1);
+    if (r1 > r0) gemm(false, false, r1 - r0, n, k, 1.0f, xp + r0 * k, k, wp, n, 0.0f, zp + r0 * n, n);
+    for (int64_t r = r0; r < r1; ++r) {
+      float *zr = zp + r * n, *orow = op + r * n;
+      if (with_gelu) {
+#pragma omp simd
+        for (int64_t c = 0; c < n; ++c) {
+          zr[c] += bias[c];
+          orow[c] = gelu(zr[c]);
+        }
+      } else {
+#pragma omp simd
+        for (int64_t c = 0; c < n; ++c) zr[c] += bias[c];
+      }
+    }
+  }
+  if (with_gelu) return {out, z};
+  return {z};
+}
+
+// dX = dZ W^T by rows, dW = X^T dZ and db = colsum(dZ) by columns; with gelu_z, dZ = dOut * GELU'(Z) first.
+std::vector<Tensor> linear_backward(const Tensor &x, const Tensor &w, const Tensor &dout, const Tensor *gelu_z) {
+  const int64_t k = w.shape()[0], n = w.shape()[1], m = x.numel() / k;
+  Tensor dx = paddle::empty(x.shape(), x.dtype(), x.place());
+  Tensor dw = paddle::empty(w.shape(), w.dtype(), w.place());
+  Tensor db = paddle::empty({n}, w.dtype(), w.place());
+  Tensor dz_buffer = gelu_z ? paddle::empty(dout.shape(), dout.dtype(), dout.place()) : dout;
+  const float *xp = x.data<float>(), *wp = w.data<float>(), *g = dout.data<float>();
+  const float *zp = gelu_z ? gelu_z->data<float>() : nullptr;
+  float *dz = gelu_z ? dz_buffer.data<float>() : nullptr;
+  const float *dzc = gelu_z ? dz : g;
+  float *dxp = dx.data<float>(), *dwp = dw.data<float>(), *dbp = db.data<float>();
+  SerialBlas serial;
+#pragma omp parallel
+  {
+    int64_t r0, r1, c0, c1;
+    share(m, r0, r1);
+    if (gelu_z) {
+#pragma omp simd
+      for (int64_t i = r0 * n; i < r1 * n; ++i) dz[i] = g[i] * gelu_grad(zp[i]);
+    }
+    if (r1 > r0) gemm(false, true, r1 - r0, k, n, 1.0f, dzc + r0 * n, n, wp, n, 0.0f, dxp + r0 * k, k);
+#pragma omp barrier
+    share(n, c0, c1);
+    if (c1 > c0) {
+      gemm(true, false, k, c1 - c0, m, 1.0f, xp, k, dzc + c0, n, 0.0f, dwp + c0, n);
+      for (int64_t c = c0; c < c1; ++c) dbp[c] = 0.0f;
+      for (int64_t r = 0; r < m; ++r) {
+        const float *row = dzc + r * n;
+#pragma omp simd
+        for (int64_t c = c0; c < c1; ++c) dbp[c] += row[c];
+      }
+    }
+  }
+  return {dx, dw, db};
+}
+
+std::vector<Tensor> LinearForward(const Tensor &x, const Tensor &w, const Tensor &b) {
+  return linear_forward(x, w, b, false);
+}
+
+std::vector<Tensor> LinearBackward(const Tensor &x, const Tensor &w, const Tensor &dout) {
+  return linear_backward(x, w, dout, nullptr);
+}
+
+std::vector<Tensor> LinearGeluForward(const Tensor &x, const Tensor &w, const Tensor &b) {
+  return linear_forward(x, w, b, true);
+}
+
+std::vector<Tensor> LinearGeluBackward(const Tensor &x, const Tensor &w, const Tensor &z, const Tensor &dout) {
+  return linear_backward(x, w, dout, &z);
+}
+
+std::vector<std::vector<int64_t>> LinearShape(const std::vector<int64_t> &x, const std::vector<int64_t> &w,
+                                              const std::vector<int64_t> &) {
+  return {with_last(x, w[1])};
+}
+
+std::vector<std::vector<int64_t>> LinearGeluShape(const std::vector<int64_t> &x, const std::vector<int64_t> &w,
+                                                  const std::vector<int64_t> &) {
+  return {with_last(x, w[1]), with_last(x, w[1])};
+}
+
+std::vector<paddle::DataType> OneDtype(const paddle::DataType &x, const paddle::DataType &, const paddle::DataType &) {
+  return {x};
+}
+
+std::vector<paddle::DataType> TwoDtypes(const paddle::DataType &x, const paddle::DataType &,
+                                        const paddle::DataType &) {
+  return {x, x};
+}
+
+// -------------------------------------------------------------------- dropout + residual + LayerNorm
+// Out = LayerNorm(dropout(X) + R) * gamma + beta; keeps the normalised rows and 1/std for the backward.
+std::vector<Tensor> AddNormForward(const Tensor &x, const Tensor &residual, const Tensor &gamma, const Tensor &beta,
+                                   float epsilon, float p, int64_t seed) {
+  check_f32(x, "x");
+  check_f32(residual, "residual");
+  PD_CHECK(x.numel() == residual.numel(), "fused add+LayerNorm: x and residual differ in size");
+  const int64_t n = x.shape().back(), m = x.numel() / n;
+  Tensor out = paddle::empty(x.shape(), x.dtype(), x.place());
+  Tensor xhat = paddle::empty(x.shape(), x.dtype(), x.place());
+  Tensor rstd = paddle::empty({m}, x.dtype(), x.place());
+  const float *xp = x.data<float>(), *rp = residual.data<float>(), *g = gamma.data<float>(),
+              *bt = beta.data<float>();
+  float *op = out.data<float>(), *hp = xhat.data<float>(), *sp = rstd.data<float>();
+  const uint32_t threshold = threshold_for(p);
+  const float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < m; ++r) {
+    float *h = hp + r * n;
+    const float *xr = xp + r * n, *rr = rp + r * n;
+    if (p > 0.0f) {
+      for (int64_t c = 0; c < n; ++c) h[c] = (keep(seed, r * n + c, threshold) ? xr[c] * scale : 0.0f) + rr[c];
+    } else {
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) h[c] = xr[c] + rr[c];
+    }
+    float mean = 0.0f;
+#pragma omp simd reduction(+ : mean)
+    for (int64_t c = 0; c < n; ++c) mean += h[c];
+    mean /= n;
+    float var = 0.0f;
+#pragma omp simd reduction(+ : var)
+    for (int64_t c = 0; c < n; ++c) var += (h[c] - mean) * (h[c] - mean);
+    const float inv = 1.0f / std::sqrt(var / n + epsilon);
+    sp[r] = inv;
+#pragma omp simd
+    for (int64_t c = 0; c < n; ++c) {
+      h[c] = (h[c] - mean) * inv;
+      op[r * n + c] = h[c] * g[c] + bt[c];
+    }
+  }
+  return {out, xhat, rstd};
+}
+
+std::vector<Tensor> AddNormBackward(const Tensor &gamma, const Tensor &xhat, const Tensor &rstd, const Tensor &dout,
+                                    float p, int64_t seed) {
+  const int64_t n = xhat.shape().back(), m = xhat.numel() / n;
+  Tensor dx = paddle::empty(xhat.shape(), xhat.dtype(), xhat.place());
+  Tensor dr = paddle::empty(xhat.shape(), xhat.dtype(), xhat.place());
+  Tensor dgamma = paddle::empty(gamma.shape(), gamma.dtype(), gamma.place());
+  Tensor dbeta = paddle::empty(gamma.shape(), gamma.dtype(), gamma.place());
+  const float *g = gamma.data<float>(), *hp = xhat.data<float>(), *sp = rstd.data<float>(),
+              *dy = dout.data<float>();
+  float *dxp = dx.data<float>(), *drp = dr.data<float>();
+  const uint32_t threshold = threshold_for(p);
+  const float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < m; ++r) {
+    const float *h = hp + r * n, *d = dy + r * n;
+    float mean_d = 0.0f, mean_dh = 0.0f;
+#pragma omp simd reduction(+ : mean_d, mean_dh)
+    for (int64_t c = 0; c < n; ++c) {
+      const float dxh = d[c] * g[c];
+      mean_d += dxh;
+      mean_dh += dxh * h[c];
+    }
+    mean_d /= n;
+    mean_dh /= n;
+    float *dres = drp + r * n, *din = dxp + r * n;
+#pragma omp simd
+    for (int64_t c = 0; c < n; ++c) dres[c] = sp[r] * (d[c] * g[c] - mean_d - h[c] * mean_dh);
+    if (p > 0.0f) {
+      for (int64_t c = 0; c < n; ++c) din[c] = keep(seed, r * n + c, threshold) ? dres[c] * scale : 0.0f;
+    } else {
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) din[c] = dres[c];
+    }
+  }
+  column_sums(dy, hp, m, n, dbeta.data<float>(), dgamma.data<float>());
+  return {dx, dr, dgamma, dbeta};
+}
+
+std::vector<std::vector<int64_t>> AddNormShape(const std::vector<int64_t> &x, const std::vector<int64_t> &,
+                                               const std::vector<int64_t> &, const std::vector<int64_t> &,
+                                               const float &, const float &, const int64_t &) {
+  int64_t rows = 1;
+  for (size_t i = 0; i + 1 < x.size(); ++i) rows *= x[i];
+  return {x, x, {rows}};
+}
+
+std::vector<paddle::DataType> AddNormDtype(const paddle::DataType &x, const paddle::DataType &,
+                                           const paddle::DataType &, const paddle::DataType &) {
+  return {x, x, x};
+}
+
+// ------------------------------------------------------------------------------------------- attention
+// Q, K, V: [batch, seq, heads * head_dim] as the projections write them; mask: additive float32
+// [batch, mask_heads (1 or heads), mask_rows (1 or seq), seq]. Ctx: [batch, seq, heads * head_dim];
+// Probs: the softmax before dropout, [batch, heads, seq, seq], kept for the backward.
+struct Geometry {
+  int64_t batch, seq, width, heads, head_dim, mask_heads, mask_rows;
+  const float *q_head(const float *base, int64_t b, int64_t h) const { return base + b * seq * width + h * head_dim; }
+  float *q_head(float *base, int64_t b, int64_t h) const { return base + b * seq * width + h * head_dim; }
+};
+
+Geometry geometry_of(const Tensor &q, const Tensor &mask, int heads) {
+  PD_CHECK(q.shape().size() == 3, "fused attention: q must be [batch, seq, width]");
+  Geometry g{q.shape()[0], q.shape()[1], q.shape()[2], heads, q.shape()[2] / heads, 1, 1};
+  PD_CHECK(g.head_dim * heads == g.width, "fused attention: width ", g.width, " is not a multiple of ", heads);
+  PD_CHECK(mask.shape().size() == 4 && mask.shape()[0] == g.batch && mask.shape()[3] == g.seq,
+           "fused attention: mask must be [batch, 1|heads, 1|seq, seq]");
+  g.mask_heads = mask.shape()[1];
+  g.mask_rows = mask.shape()[2];
+  PD_CHECK((g.mask_heads == 1 || g.mask_heads == heads) && (g.mask_rows == 1 || g.mask_rows == g.seq),
+           "fused attention: mask must be [batch, 1|heads, 1|seq, seq]");
+  return g;
+}
+
+std::vector<Tensor> AttentionForward(const Tensor &q, const Tensor &k, const Tensor &v, const Tensor &mask,
+                                     int heads, float scale, float p, int64_t seed) {
+  check_f32(q, "q");
+  check_f32(k, "k");
+  check_f32(v, "v");
+  check_f32(mask, "attention mask");
+  const Geometry g = geometry_of(q, mask, heads);
+  const int64_t s = g.seq;
+  Tensor ctx = paddle::empty(q.shape(), q.dtype(), q.place());
+  Tensor probs = paddle::empty({g.batch, heads, s, s}, q.dtype(), q.place());
+  const float *qp = q.data<float>(), *kp = k.data<float>(), *vp = v.data<float>(), *mp = mask.data<float>();
+  float *cp = ctx.data<float>(), *pp = probs.data<float>();
+  const uint32_t threshold = threshold_for(p);
+  const float drop_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+  SerialBlas serial;
+#pragma omp parallel
+  {
+    std::vector<float> dropped(p > 0.0f ? (size_t)(s * s) : 0);
+#pragma omp for schedule(static)
+    for (int64_t bh = 0; bh < g.batch * heads; ++bh) {
+      const int64_t b = bh / heads, h = bh % heads;
+      float *scores = pp + bh * s * s;
+      gemm(false, true, s, s, g.head_dim, scale, g.q_head(qp, b, h), g.width, g.q_head(kp, b, h), g.width, 0.0f,
+           scores, s);
+      const float *mask_head = mp + (b * g.mask_heads + (g.mask_heads == 1 ? 0 : h)) * g.mask_rows * s;
+      for (int64_t i = 0; i < s; ++i) {
+        float *row = scores + i * s;
+        const float *mrow = mask_head + (g.mask_rows == 1 ? 0 : i * s);
+        float top = -INFINITY;
+#pragma omp simd reduction(max : top)
+        for (int64_t j = 0; j < s; ++j) {
+          row[j] += mrow[j];
+          top = std::max(top, row[j]);
+        }
+        float total = 0.0f;
+#pragma omp simd reduction(+ : total)
+        for (int64_t j = 0; j < s; ++j) {
+          row[j] = fast_exp(row[j] - top);
+          total += row[j];
+        }
+        const float inv = 1.0f / total;
+#pragma omp simd
+        for (int64_t j = 0; j < s; ++j) row[j] *= inv;
+        if (p > 0.0f) {
+          float *drow = dropped.data() + i * s;
+          const uint64_t base = (uint64_t)(bh * s + i) * s;
+          for (int64_t j = 0; j < s; ++j) drow[j] = keep(seed, base + j, threshold) ? row[j] * drop_scale : 0.0f;
+        }
+      }
+      gemm(false, false, s, g.head_dim, s, 1.0f, p > 0.0f ? dropped.data() : scores, s, g.q_head(vp, b, h), g.width,
+           0.0f, g.q_head(cp, b, h), g.width);
+    }
+  }
+  return {ctx, probs};
+}
+
+std::vector<Tensor> AttentionBackward(const Tensor &q, const Tensor &k, const Tensor &v, const Tensor &mask,
+                                      const Tensor &probs, const Tensor &dctx, int heads, float scale, float p,
+                                      int64_t seed) {
+  const Geometry g = geometry_of(q, mask, heads);
+  const int64_t s = g.seq;
+  Tensor dq = paddle::empty(q.shape(), q.dtype(), q.place());
+  Tensor dk = paddle::empty(k.shape(), k.dtype(), k.place());
+  Tensor dv = paddle::empty(v.shape(), v.dtype(), v.place());
+  const float *qp = q.data<float>(), *kp = k.data<float>(), *vp = v.data<float>(), *pp = probs.data<float>(),
+              *gp = dctx.data<float>();
+  float *dqp = dq.data<float>(), *dkp = dk.data<float>(), *dvp = dv.data<float>();
+  const uint32_t threshold = threshold_for(p);
+  const float drop_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+  SerialBlas serial;
+#pragma omp parallel
+  {
+    std::vector<float> dscores((size_t)(s * s));
+    std::vector<float> dropped(p > 0.0f ? (size_t)(s * s) : 0);
+#pragma omp for schedule(static)
+    for (int64_t bh = 0; bh < g.batch * heads; ++bh) {
+      const int64_t b = bh / heads, h = bh % heads;
+      const float *prob = pp + bh * s * s;
+      const float *used = prob;
+      if (p > 0.0f) {
+        for (int64_t i = 0; i < s * s; ++i)
+          dropped[i] = keep(seed, (uint64_t)bh * s * s + i, threshold) ? prob[i] * drop_scale : 0.0f;
+        used = dropped.data();
+      }
+      // dV = P'^T dCtx ; dP' = dCtx V^T
+      gemm(true, false, s, g.head_dim, s, 1.0f, used, s, g.q_head(gp, b, h), g.width, 0.0f, g.q_head(dvp, b, h),
+           g.width);
+      float *ds = dscores.data();
+      gemm(false, true, s, s, g.head_dim, 1.0f, g.q_head(gp, b, h), g.width, g.q_head(vp, b, h), g.width, 0.0f, ds,
+           s);
+      for (int64_t i = 0; i < s; ++i) {
+        float *row = ds + i * s;
+        const float *prow = prob + i * s;
+        if (p > 0.0f) {
+          const uint64_t base = (uint64_t)(bh * s + i) * s;
+          for (int64_t j = 0; j < s; ++j) row[j] = keep(seed, base + j, threshold) ? row[j] * drop_scale : 0.0f;
+        }
+        float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+        for (int64_t j = 0; j < s; ++j) dot += row[j] * prow[j];
+#pragma omp simd
+        for (int64_t j = 0; j < s; ++j) row[j] = prow[j] * (row[j] - dot);
+      }
+      // scores = scale * Q K^T: dQ = scale dS K ; dK = scale dS^T Q
+      gemm(false, false, s, g.head_dim, s, scale, ds, s, g.q_head(kp, b, h), g.width, 0.0f, g.q_head(dqp, b, h),
+           g.width);
+      gemm(true, false, s, g.head_dim, s, scale, ds, s, g.q_head(qp, b, h), g.width, 0.0f, g.q_head(dkp, b, h),
+           g.width);
+    }
+  }
+  return {dq, dk, dv};
+}
+
+std::vector<std::vector<int64_t>> AttentionShape(const std::vector<int64_t> &q, const std::vector<int64_t> &,
+                                                 const std::vector<int64_t> &, const std::vector<int64_t> &,
+                                                 const int &heads, const float &, const float &, const int64_t &) {
+  return {q, {q[0], heads, q[1], q[1]}};
+}
+
+std::vector<paddle::DataType> AttentionDtype(const paddle::DataType &q, const paddle::DataType &,
+                                             const paddle::DataType &, const paddle::DataType &) {
+  return {q, q};
+}
+
+}  // namespace
+
+// Loads the BLAS (numpy's OpenBLAS) the kernels call; 0 on success, 1 when the library or sgemm is missing.
+extern "C" int pe_load_blas(const char *path) {
+  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) return 1;
+  g_sgemm64 = nullptr;
+  g_sgemm32 = nullptr;
+  g_sgemm64 = (Sgemm64)find(lib, {"scipy_cblas_sgemm64_", "cblas_sgemm64_"});
+  if (!g_sgemm64) g_sgemm32 = (Sgemm32)find(lib, {"scipy_cblas_sgemm", "cblas_sgemm"});
+  g_set_threads = (SetThreads)find(lib, {"scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                                         "scipy_openblas_set_num_threads", "openblas_set_num_threads"});
+  g_get_threads = (GetThreads)find(lib, {"scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                                         "scipy_openblas_get_num_threads", "openblas_get_num_threads"});
+  return (g_sgemm64 || g_sgemm32) ? 0 : 1;
+}
+
+extern "C" void kmp_set_blocktime(int);
+
+// Linked against Paddle's libiomp5 (not libgomp) so there is one OpenMP runtime in the process, whose idle
+// threads stop spinning at once: a spinning pool steals one of two cores from the next kernel's threads.
+extern "C" void pe_set_blocktime(int milliseconds) { kmp_set_blocktime(milliseconds); }
+
+extern "C" int pe_threads() { return omp_get_max_threads(); }
+
+extern "C" void pe_set_threads(int count) {
+  omp_set_num_threads(count);
+  if (g_set_threads) g_set_threads(count);
+}
+
+PD_BUILD_OP(pe_linear)
+    .Inputs({"X", "W", "B"})
+    .Outputs({"Out"})
+    .SetKernelFn(PD_KERNEL(LinearForward))
+    .SetInferShapeFn(PD_INFER_SHAPE(LinearShape))
+    .SetInferDtypeFn(PD_INFER_DTYPE(OneDtype));
+
+PD_BUILD_GRAD_OP(pe_linear)
+    .Inputs({"X", "W", paddle::Grad("Out")})
+    .Outputs({paddle::Grad("X"), paddle::Grad("W"), paddle::Grad("B")})
+    .SetKernelFn(PD_KERNEL(LinearBackward));
+
+PD_BUILD_OP(pe_linear_gelu)
+    .Inputs({"X", "W", "B"})
+    .Outputs({"Out", "Z"})
+    .SetKernelFn(PD_KERNEL(LinearGeluForward))
+    .SetInferShapeFn(PD_INFER_SHAPE(LinearGeluShape))
+    .SetInferDtypeFn(PD_INFER_DTYPE(TwoDtypes));
+
+PD_BUILD_GRAD_OP(pe_linear_gelu)
+    .Inputs({"X", "W", "Z", paddle::Grad("Out")})
+    .Outputs({paddle::Grad("X"), paddle::Grad("W"), paddle::Grad("B")})
+    .SetKernelFn(PD_KERNEL(LinearGeluBackward));
+
+PD_BUILD_OP(pe_add_norm)
+    .Inputs({"X", "R", "Gamma", "Beta"})
+    .Outputs({"Out", "Xhat", "Rstd"})
+    .Attrs({"epsilon: float", "p: float", "seed: int64_t"})
+    .SetKernelFn(PD_KERNEL(AddNormForward))
+    .SetInferShapeFn(PD_INFER_SHAPE(AddNormShape))
+    .SetInferDtypeFn(PD_INFER_DTYPE(AddNormDtype));
+
+PD_BUILD_GRAD_OP(pe_add_norm)
+    .Inputs({"Gamma", "Xhat", "Rstd", paddle::Grad("Out")})
+    .Outputs({paddle::Grad("X"), paddle::Grad("R"), paddle::Grad("Gamma"), paddle::Grad("Beta")})
+    .Attrs({"p: float", "seed: int64_t"})
+    .SetKernelFn(PD_KERNEL(AddNormBackward));
+
+PD_BUILD_OP(pe_attention)
+    .Inputs({"Q", "K", "V", "Mask"})
+    .Outputs({"Ctx", "Probs"})
+    .Attrs({"heads: int", "scale: float", "p: float", "seed: int64_t"})
+    .SetKernelFn(PD_KERNEL(AttentionForward))
+    .SetInferShapeFn(PD_INFER_SHAPE(AttentionShape))
+    .SetInferDtypeFn(PD_INFER_DTYPE(AttentionDtype));
+
+PD_BUILD_GRAD_OP(pe_attention)
+    .Inputs({"Q", "K", "V", "Mask", "Probs", paddle::Grad("Ctx")})
+    .Outputs({paddle::Grad("Q"), paddle::Grad("K"), paddle::Grad("V")})
+    .Attrs({"heads: int", "scale: float", "p: float", "seed: int64_t"})
+    .SetKernelFn(PD_KERNEL(AttentionBackward));

@@ -1,0 +1,225 @@
+"""The fused CPU kernels (paddle_electra/ops) against Paddle's own ops: forward, backward, dropout, the layer."""
+
+from __future__ import annotations
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+import pytest
+
+from paddle_electra.ops import build, fused
+
+pytestmark = pytest.mark.skipif(not fused.available(),
+                                reason=f"fused kernels unavailable: {build.unavailable_reason()}")
+
+TOL = 2e-5
+
+
+@pytest.fixture(scope="module")
+def ops():
+    return build.load()
+
+
+def _param(*shape, scale=1.0, offset=0.0):
+    t = paddle.to_tensor((np.random.default_rng(len(shape) * 7 + shape[-1]).standard_normal(shape) * scale + offset)
+                         .astype("float32"))
+    t.stop_gradient = False
+    return t
+
+
+def _max_diff(a, b) -> float:
+    return float((a - b).abs().max())
+
+
+def _grads(out, inputs, cotangent):
+    return paddle.grad([out], inputs, [cotangent])
+
+
+@pytest.mark.parametrize("with_gelu", [False, True])
+def test_linear_matches_paddle(ops, with_gelu):
+    x, w, b = _param(3, 7, 24), _param(24, 40, scale=0.2), _param(40)
+    fused_out = ops.pe_linear_gelu(x, w, b)[0] if with_gelu else ops.pe_linear(x, w, b)
+    ref = F.linear(x, w, b)
+    ref = F.gelu(ref) if with_gelu else ref
+    assert fused_out.shape == [3, 7, 40]
+    assert _max_diff(fused_out, ref) < TOL
+    g = _param(3, 7, 40)
+    for got, want in zip(_grads(fused_out, [x, w, b], g), _grads(ref, [x, w, b], g)):
+        assert _max_diff(got, want) < TOL * 10
+
+
+def test_add_norm_matches_paddle(ops):
+    x, r = _param(4, 5, 32), _param(4, 5, 32)
+    gamma, beta = _param(32, scale=0.3, offset=1.0), _param(32)
+    out, _, _ = ops.pe_add_norm(x, r, gamma, beta, 1e-12, 0.0, 0)
+    ref = F.layer_norm(x + r, [32], gamma, beta, 1e-12)
+    assert _max_diff(out, ref) < TOL
+    g = _param(4, 5, 32)
+    for got, want in zip(_grads(out, [x, r, gamma, beta], g), _grads(ref, [x, r, gamma, beta], g)):
+        assert _max_diff(got, want) < TOL * 10
+
+
+def _reference_attention(q, k, v, mask, heads):
+    batch, seq, width = q.shape
+    dim = width // heads
+
+    def split(t):
+        return t.reshape([batch, seq, heads, dim]).transpose([0, 2, 1, 3])
+
+    probs = F.softmax(paddle.matmul(split(q) * dim ** -0.5, split(k), transpose_y=True) + mask)
+    return paddle.matmul(probs, split(v)).transpose([0, 2, 1, 3]).reshape([batch, seq, width])
+
+
+@pytest.mark.parametrize("mask_shape", ["keys", "rows", "heads"])
+def test_attention_matches_paddle(ops, mask_shape):
+    batch, seq, heads, dim = 2, 9, 4, 8
+    q, k, v = (_param(batch, seq, heads * dim) for _ in range(3))
+    rng = np.random.default_rng(3)
+    shape = {"keys": [batch, 1, 1, seq], "rows": [batch, 1, seq, seq], "heads": [batch, heads, seq, seq]}[mask_shape]
+    mask = paddle.to_tensor(np.where(rng.random(shape) < 0.3, -1e4, 0.0).astype("float32"))
+    ctx, probs = ops.pe_attention(q, k, v, mask, heads, dim ** -0.5, 0.0, 0)
+    ref = _reference_attention(q, k, v, mask, heads)
+    assert probs.shape == [batch, heads, seq, seq]
+    np.testing.assert_allclose(probs.numpy().sum(-1), 1.0, atol=1e-5)
+    assert _max_diff(ctx, ref) < TOL
+    g = _param(batch, seq, heads * dim)
+    for got, want in zip(_grads(ctx, [q, k, v], g), _grads(ref, [q, k, v], g)):
+        assert _max_diff(got, want) < TOL * 10
+
+
+def test_add_norm_dropout_uses_one_mask_forward_and_backward(ops):
+    p = 0.25
+    x, r = _param(64, 48), _param(64, 48)
+    gamma, beta = _param(48, scale=0.3, offset=1.0), _param(48)
+    out, _, _ = ops.pe_add_norm(x, r, gamma, beta, 1e-12, p, 1234)
+    g = _param(64, 48)
+    gx, gr = _grads(out, [x, r], g)
+    ratio = (gx / gr).numpy()
+    keep = np.isclose(ratio, 1 / (1 - p), rtol=1e-4)
+    assert np.all(keep | (gx.numpy() == 0))  # dX is dR scaled by the mask: 0 or 1/(1-p), nothing else
+    assert abs(keep.mean() - (1 - p)) < 0.03  # 3072 draws: ~0.008 standard deviation
+    # the forward dropped exactly the elements the backward did
+    dropped_x = paddle.to_tensor(np.where(keep, x.numpy() / (1 - p), 0.0).astype("float32"))
+    assert _max_diff(out, F.layer_norm(dropped_x + r, [48], gamma, beta, 1e-12)) < TOL
+    again, _, _ = ops.pe_add_norm(x, r, gamma, beta, 1e-12, p, 1234)
+    other, _, _ = ops.pe_add_norm(x, r, gamma, beta, 1e-12, p, 1235)
+    assert _max_diff(out, again) == 0.0
+    assert _max_diff(out, other) > 0.1
+
+
+def test_attention_dropout_gradient_matches_its_forward(ops):
+    """The op with dropout is a deterministic function of its seed: its gradient must match finite differences."""
+    batch, seq, heads, dim = 1, 6, 2, 4
+    q, k, v = (_param(batch, seq, heads * dim, scale=0.5) for _ in range(3))
+    mask = paddle.zeros([batch, 1, 1, seq])
+    g = _param(batch, seq, heads * dim)
+
+    def loss(q_, k_, v_):
+        return float((ops.pe_attention(q_, k_, v_, mask, heads, dim ** -0.5, 0.3, 99)[0] * g).sum())
+
+    ctx = ops.pe_attention(q, k, v, mask, heads, dim ** -0.5, 0.3, 99)[0]
+    grads = _grads(ctx, [q, k, v], g)
+    direction = paddle.to_tensor(np.random.default_rng(5).standard_normal(q.shape).astype("float32"))
+    eps = 1e-2
+    for index, grad in enumerate(grads):
+        args_plus = [t.detach() + (eps * direction if i == index else 0) for i, t in enumerate((q, k, v))]
+        args_minus = [t.detach() - (eps * direction if i == index else 0) for i, t in enumerate((q, k, v))]
+        numeric = (loss(*args_plus) - loss(*args_minus)) / (2 * eps)
+        analytic = float((grad * direction).sum())
+        assert abs(numeric - analytic) < 2e-3 * max(1.0, abs(analytic)), (index, numeric, analytic)
+
+
+def _tiny_classifier(dropout: float = 0.0):
+    from paddlenlp.transformers import ElectraConfig
+
+    from paddle_electra.modeling.heads import ElectraForSeedClassification
+
+    paddle.seed(7)
+    config = ElectraConfig(vocab_size=60, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                           num_attention_heads=4, intermediate_size=64, max_position_embeddings=32,
+                           hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout, num_labels=3)
+    return ElectraForSeedClassification(config)
+
+
+def _batch():
+    rng = np.random.default_rng(11)
+    ids = rng.integers(1, 60, size=(3, 12)).astype("int64")
+    ids[1, 8:] = 0  # padding, masked out by the model's attention mask
+    return paddle.to_tensor(ids), paddle.to_tensor(np.array([0, 2, 1], dtype="int64"))
+
+
+def _loss_and_grads(model, ids, labels):
+    loss = F.cross_entropy(model(input_ids=ids), labels)
+    loss.backward()
+    grads = {name: p.grad.numpy().copy() for name, p in model.named_parameters() if p.grad is not None}
+    model.clear_gradients()
+    return float(loss), grads
+
+
+def test_fused_model_matches_paddle_forward_and_every_gradient():
+    model = _tiny_classifier()
+    model.train()
+    ids, labels = _batch()
+    keys = list(model.state_dict())
+    loss, grads = _loss_and_grads(model, ids, labels)
+    assert fused.fuse_encoder(model) == 2
+    assert fused.fuse_encoder(model) == 0  # already fused
+    assert list(model.state_dict()) == keys  # checkpoints do not change
+    fused_loss, fused_grads = _loss_and_grads(model, ids, labels)
+    assert abs(fused_loss - loss) < 1e-5
+    assert fused_grads.keys() == grads.keys()
+    for name, grad in grads.items():
+        scale = max(1.0, float(np.abs(grad).max()))
+        assert np.abs(fused_grads[name] - grad).max() < 1e-4 * scale, name
+    assert fused.unfuse_encoder(model) == 2
+    assert abs(_loss_and_grads(model, ids, labels)[0] - loss) < 1e-7
+
+
+def test_fused_dropout_follows_paddle_seed():
+    model = _tiny_classifier(dropout=0.1)
+    model.train()
+    fused.fuse_encoder(model)
+    ids, labels = _batch()
+    paddle.seed(3)
+    first = _loss_and_grads(model, ids, labels)[0]
+    paddle.seed(3)
+    assert _loss_and_grads(model, ids, labels)[0] == first
+    paddle.seed(4)
+    assert _loss_and_grads(model, ids, labels)[0] != first
+    model.eval()  # no dropout in eval: fused and Paddle's ops agree again
+    with paddle.no_grad():
+        fused_logits = model(input_ids=ids)
+        with fused.unfused(model):
+            plain_logits = model(input_ids=ids)
+    assert _max_diff(fused_logits, plain_logits) < 1e-5
+
+
+def test_layers_the_kernels_do_not_cover_keep_paddle_ops():
+    pre_ln = paddle.nn.TransformerEncoderLayer(32, 4, 64, normalize_before=True)
+    relu = paddle.nn.TransformerEncoderLayer(32, 4, 64, activation="relu")
+    assert fused.eligible_layer(pre_ln) == "pre-LayerNorm layer"
+    assert "not GELU" in fused.eligible_layer(relu)
+    assert fused.fuse_encoder(paddle.nn.LayerList([pre_ln, relu])) == 0
+
+
+def test_export_of_a_fused_model_traces_paddle_ops(tmp_path):
+    from paddle_electra.inference.export import _static_layer, _without_dropout
+
+    model = _tiny_classifier()
+    model.eval()
+    fused.fuse_encoder(model)
+    with _without_dropout(model), fused.unfused(model):
+        paddle.jit.save(_static_layer(model, False, None), str(tmp_path / "model"))
+    assert fused.unfuse_encoder(model) == 2  # fused again after the block
+    program = (tmp_path / "model.json").read_text()
+    assert "pe_attention" not in program and "pe_linear" not in program
+
+
+def test_unavailable_kernels_leave_the_model_alone(monkeypatch):
+    monkeypatch.setattr(build, "_loaded", None)
+    monkeypatch.setattr(build, "_reason", None)
+    monkeypatch.setenv(build.DISABLE_ENV, "0")
+    model = _tiny_classifier()
+    assert fused.fuse_for_training(model) == 0
+    assert build.unavailable_reason() == f"{build.DISABLE_ENV}=0"
+    assert not any(getattr(layer, "_paddle_electra_fused", False) for layer in model.sublayers())
