@@ -29,7 +29,8 @@ SOURCE = Path(__file__).with_name("kernels.cc")
 NAME = "paddle_electra_fused"
 DISABLE_ENV = "PADDLE_ELECTRA_FUSED"
 CACHE_ENV = "PADDLE_ELECTRA_CACHE"
-CXX_FLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]  # the last two: vectorised exp/erf
+# the last two let the compiler vectorise the kernels' exp/erf loops
+CXX_FLAGS = ["-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-fno-trapping-math"]
 # Paddle's own OpenMP runtime (libiomp5, in paddle/libs, on the rpath Paddle's builder sets), not libgomp
 LD_FLAGS = ["-l:libiomp5.so", "-ldl"]
 
