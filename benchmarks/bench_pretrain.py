@@ -5,7 +5,8 @@ generator H=64 L=12, tied E=128 embeddings, V=21128), randomly initialised:
 
 * Paddle: :class:`paddle_electra.pretraining.ElectraPretrainingModel` + the seed's AdamWeightDecay
   (:class:`~paddle_electra.training.optim.SeedAdamW`, global-norm clip 1.0) -- what ``paddle-electra pretrain``
-  runs, without the data pipeline;
+  runs, without the data pipeline: on the fused CPU kernels (``paddle_electra.ops``, the default) and on Paddle's
+  own ops;
 * HF: ``transformers`` ``ElectraForMaskedLM`` (generator) + ``ElectraForPreTraining`` (discriminator) with the
   generator's embeddings replaced by the discriminator's, the generator head applied to the masked positions
   only, Gumbel sampling, the same two losses (1 x MLM + 50 x RTD), ``clip_grad_norm_(1.0)`` and
@@ -78,7 +79,7 @@ def _summary(times: list[float]) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------------ paddle
-def bench_paddle(batches, warmup: int, device: str) -> dict[str, float]:
+def bench_paddle(batches, warmup: int, device: str, fused: bool = True) -> dict[str, float]:
     import paddle
 
     from paddle_electra.catalog import SIZE_TABLE
@@ -94,6 +95,11 @@ def bench_paddle(batches, warmup: int, device: str) -> dict[str, float]:
     disc, gen = SIZE_TABLE["small"]
     model = ElectraPretrainingModel(disc, gen)
     model.train()
+    if fused and device == "cpu":  # what `paddle-electra pretrain` does on CPU (fused_kernels, the default)
+        from paddle_electra.ops import fuse_encoder, unavailable_reason
+
+        if not fuse_encoder(model):
+            raise SystemExit(f"fused kernels unavailable: {unavailable_reason()}")
     optimizer = SeedAdamW(model, RecipeConfig(learning_rate=5e-4, layerwise_lr_decay=1.0, warmup_steps=10),
                           total_steps=1000, num_layers=disc.num_hidden_layers)
     sync = (lambda: paddle.device.cuda.synchronize()) if device == "gpu" else (lambda: None)
@@ -252,7 +258,9 @@ def markdown(results: dict, args: argparse.Namespace, tokens: int, total_s: floa
         "| framework | step s | tokens/s (full step) | fwd+bwd s | tokens/s (fwd+bwd) |",
         "|---|--:|--:|--:|--:|",
     ]
-    names = {"paddle": "paddle-electra (Paddle eager)", "hf_pytorch": "HF transformers (PyTorch eager)"}
+    names = {"paddle": "paddle-electra (fused CPU kernels, the default)",
+             "paddle_unfused": "paddle-electra on Paddle's own ops (`--no-fused-kernels`)",
+             "hf_pytorch": "HF transformers (PyTorch eager)"}
     for key, label in names.items():
         if key in results:
             r = results[key]
@@ -289,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=8, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--only", choices=["paddle", "torch", "data"], action="append")
+    parser.add_argument("--only", choices=["paddle", "paddle-unfused", "torch", "data"], action="append")
     parser.add_argument("--json", help="also write the numbers to this file")
     parser.add_argument("--doc", default=str(DOC), help="markdown file whose generated section is replaced, or -")
     args = parser.parse_args(argv)
@@ -299,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     tokens = args.batch_size * args.max_seq_length
     batches = _batches(args.steps + args.warmup, args.batch_size, args.max_seq_length, 21128)
     results: dict[str, dict[str, float]] = {}
-    wanted = args.only or ["paddle", "torch", "data"]
+    wanted = args.only or ["paddle", "paddle-unfused", "torch", "data"]
+    if "paddle-unfused" in wanted:  # first: loading the fused kernels changes the OpenMP pool's idle policy
+        results["paddle_unfused"] = bench_paddle(batches, args.warmup, args.device, fused=False)
     if "paddle" in wanted:
         results["paddle"] = bench_paddle(batches, args.warmup, args.device)
     if "torch" in wanted:

@@ -114,23 +114,32 @@ def _output_to(log_path: Path) -> Any:
             os.close(saved[1])
 
 
+BUILT_STAMP = "BUILT"  # written after a build succeeded: later processes register the library directly
+
+
 def _compile(directory: Path) -> ModuleType:
     import warnings
 
     from paddle.utils.cpp_extension import load as load_extension
 
+    from ..compat import import_custom_ops
+
     directory.mkdir(parents=True, exist_ok=True)
-    if not list(directory.rglob(f"{NAME}*.so")):
-        log.info("compiling paddle-electra's fused CPU kernels once into %s (~15 s)", directory)
+    if (directory / BUILT_STAMP).is_file():
+        with _output_to(Path(os.devnull)):  # Paddle logs the registration at INFO
+            return import_custom_ops(str(_shared_object(directory).parent), NAME)
     build_log = directory / "build.log"
+    log.info("compiling paddle-electra's fused CPU kernels once into %s (~15 s)", directory)
     try:
         with _output_to(build_log), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return load_extension(name=NAME, sources=[str(SOURCE)], build_directory=str(directory),
+            module = load_extension(name=NAME, sources=[str(SOURCE)], build_directory=str(directory),
                                   extra_cxx_cflags=CXX_FLAGS, extra_ldflags=LD_FLAGS, verbose=False)
     except Exception as err:
         tail = build_log.read_text(errors="replace").strip().splitlines()[-3:] if build_log.exists() else []
         raise RuntimeError(f"{err}; see {build_log}: {' | '.join(tail)}") from err
+    (directory / BUILT_STAMP).write_text("built\n", encoding="utf-8")
+    return module
 
 
 def _shared_object(directory: Path) -> Path:
@@ -176,7 +185,6 @@ def _build_and_bind() -> ModuleType:
     candidates = openblas_libraries()
     if not any(library.pe_load_blas(path.encode()) == 0 for path in candidates):
         raise OSError(f"no cblas sgemm in {', '.join(candidates)}")
-    library.pe_set_blocktime(0)
     from ..runtime import tune_cpu
 
     library.pe_set_threads(tune_cpu())  # the process's thread count (PADDLE_ELECTRA_THREADS, tune_cpu(n))
