@@ -432,7 +432,7 @@ def _flops(model: str, seq: int) -> float:
     return electra_flops_per_example(_sizes(model), seq)
 
 
-def render(rows: list[dict], meta: dict) -> str:
+def render(rows: list[dict], meta: dict, image: str | None = "benchmarks.png") -> str:
     peak_rows = {r["framework"]: _stats(r["gflops"]) for r in rows if r["part"] == "gemm"}
     peak = max((m for m, _, _ in peak_rows.values()), default=float("nan"))
     lines = [
@@ -558,7 +558,8 @@ def render(rows: list[dict], meta: dict) -> str:
     notes = REPO / "benchmarks" / "NOTES.md"
     if notes.is_file():
         lines += [notes.read_text(encoding="utf-8").strip(), ""]
-    lines += ["![throughput per framework](benchmarks.png)", ""]
+    if image:  # only a plot written beside the document
+        lines += [f"![throughput per framework]({image})", ""]
     return "\n".join(lines)
 
 
@@ -694,7 +695,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _write(rows: list[dict], meta: dict, args: argparse.Namespace) -> None:
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    text = render(rows, meta)
+    beside = (args.plot and args.plot != "-" and args.output != "-"
+              and Path(args.plot).resolve().parent == Path(args.output).resolve().parent)
+    text = render(rows, meta, Path(args.plot).name if beside else None)
     if args.output == "-":
         print(text)
     else:

@@ -223,3 +223,30 @@ def test_unavailable_kernels_leave_the_model_alone(monkeypatch):
     assert fused.fuse_for_training(model) == 0
     assert build.unavailable_reason() == f"{build.DISABLE_ENV}=0"
     assert not any(getattr(layer, "_paddle_electra_fused", False) for layer in model.sublayers())
+
+
+def test_the_training_loop_fuses_on_cpu_unless_told_not_to(tmp_path):
+    from paddle_electra.training.loop import FineTuner, LoopConfig
+
+    paddle.set_device("cpu")
+    batch = _batch()
+
+    def loss_fn(model, b):
+        return F.cross_entropy(model(input_ids=b[0]), b[1])
+
+    fused_run = FineTuner(_tiny_classifier(), 2, tmp_path / "a", LoopConfig(), lambda epoch: [batch], loss_fn)
+    plain_run = FineTuner(_tiny_classifier(), 2, tmp_path / "b", LoopConfig(fused_kernels=False),
+                          lambda epoch: [batch], loss_fn)
+    assert (fused_run.fused_layers, plain_run.fused_layers) == (2, 0)
+
+
+def test_fused_kernels_hparam_reaches_the_loop_and_is_checked():
+    from paddle_electra.errors import ConfigError
+    from paddle_electra.finetune.settings import FinetuneSettings, loop_config, validate_settings
+
+    settings = FinetuneSettings(task="chnsenticorp", learning_rate=1e-4, layerwise_lr_decay=0.8,
+                                num_train_epochs=1, max_seq_length=32, fused_kernels=False)
+    assert loop_config(settings).fused_kernels is False
+    settings.fused_kernels = "no"
+    with pytest.raises(ConfigError, match="fused_kernels"):
+        validate_settings(settings)
