@@ -108,6 +108,27 @@ def test_finetuned_classifier_export_matches_eager(finetuned, tmp_path, fmt):
     assert np.abs(FastPredictor(out)(ids) - _eager(model, ids, np.zeros_like(ids), np.ones_like(ids))).max() <= TOL
 
 
+@needs_onnx
+def test_onnx_export_fuses_the_encoder_for_onnx_runtime(finetuned, tmp_path):
+    """model.ort.onnx: ORT's fused kernels (one MultiHeadAttention per layer, SkipLayerNorm, BiasGelu), checked."""
+    import collections
+
+    import onnx
+
+    from paddle_electra.inference import FastPredictor, export_model, load_finetuned
+    from paddle_electra.inference.ort_fusion import ORT_FILE
+
+    out = export_model(finetuned, tmp_path / "onnx", format="onnx")
+    model, _, _ = load_finetuned(finetuned)
+    layers = model.config.num_hidden_layers
+    ops = collections.Counter(node.op_type for node in onnx.load(str(out / ORT_FILE)).graph.node)
+    assert ops["MultiHeadAttention"] == layers and ops["Softmax"] == 0
+    assert ops["SkipLayerNormalization"] == 2 * layers and ops["BiasGelu"] == layers
+    _check_parity(FastPredictor(out), model)  # runs model.ort.onnx (padded rows included)
+    (out / ORT_FILE).unlink()
+    _check_parity(FastPredictor(out), model)  # the plain export is the fallback
+
+
 def test_export_keeps_dropout_of_a_training_model(finetuned, tmp_path):
     """Exporting a model in train mode exports the eval graph and leaves the caller's dropout rates alone."""
     from paddle_electra.inference import FastPredictor, export_model, load_finetuned

@@ -180,7 +180,7 @@ def paddle_files(out_dir: Path) -> tuple[Path, Path]:
 
 
 def export_model(model_dir: str | Path, out_dir: str | Path | None = None, format: str = "paddle",
-                 head: str | None = None, model=None, opset: int = 13) -> Path:
+                 head: str | None = None, model=None, opset: int = 17) -> Path:
     """Export ``model_dir`` (a store name or directory) and return the export directory.
 
     ``out_dir`` defaults to ``<model_dir>/export-<format>``. ``head`` picks the PaddleNLP head as
@@ -192,7 +192,7 @@ def export_model(model_dir: str | Path, out_dir: str | Path | None = None, forma
 
 
 def export_with_model(model_dir, out_dir, format: str = "paddle", head: str | None = None, model=None,
-                      opset: int = 13, all_outputs: bool = False, static_length: int | None = None,
+                      opset: int = 17, all_outputs: bool = False, static_length: int | None = None,
                       verbose: bool = True):
     """export_model, also returning the eager model it traced (the parity check runs it). ``all_outputs`` and
     ``static_length``: the seed QA head (its beam of 5 outputs needs a fixed sequence length)."""
@@ -243,6 +243,10 @@ def export_with_model(model_dir, out_dir, format: str = "paddle", head: str | No
                                        optimize_tool="None")
             except SystemExit:  # paddle2onnx's logging.error() exits the interpreter
                 raise ConfigError(f"paddle2onnx could not convert {model_dir}; see its log above") from None
+            from .ort_fusion import write_ort_model
+
+            config = getattr(model, "config", None) or model.electra.config
+            write_ort_model(work / ONNX_FILE, config.num_attention_heads, config.hidden_size)
             model_file.unlink()
             params_file.unlink()
         for item in work.iterdir():

@@ -31,6 +31,7 @@ from .export import (
     read_export_meta,
     source_fingerprint,
 )
+from .ort_fusion import ORT_FILE, constants_as_initializers
 
 log = logging.getLogger("paddle_electra.inference")
 
@@ -101,6 +102,8 @@ class FastPredictor:
             # take the cores Paddle's next batch needs
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             model_path = quantized_onnx(self.dir) if precision == "int8" else self.dir / ONNX_FILE
+            if precision == "fp32" and (self.dir / ORT_FILE).is_file():  # made and checked with the export
+                model_path = self.dir / ORT_FILE
             self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
             self._inputs = [i.name for i in self._session.get_inputs()]
         elif self.backend == "paddle":
@@ -173,7 +176,7 @@ def quantized_onnx(export_dir: Path) -> Path:
         plain = target.with_name(f".{target.name}.initializers-{os.getpid()}")
         try:
             model = onnx.load(str(source))
-            _constants_as_initializers(model)
+            constants_as_initializers(model)
             onnx.save(model, str(plain))
             with atomic_path(target) as partial:  # a reader never sees half a model
                 quantization.quantize_dynamic(str(plain), str(partial), weight_type=quantization.QuantType.QInt8,
@@ -182,21 +185,6 @@ def quantized_onnx(export_dir: Path) -> Path:
             plain.unlink(missing_ok=True)
         log.info("quantized %s to int8 (dynamic) -> %s", source, target)
     return target
-
-
-def _constants_as_initializers(model) -> None:
-    """paddle2onnx writes every weight as a ``Constant`` node; ORT's quantizer only quantizes MatMuls whose weight
-    is an initializer. Constants and initializers mean the same to ONNX, so the nodes become initializers."""
-    kept = []
-    for node in model.graph.node:
-        if node.op_type == "Constant" and len(node.attribute) == 1 and node.attribute[0].name == "value":
-            tensor = node.attribute[0].t
-            tensor.name = node.output[0]
-            model.graph.initializer.append(tensor)
-        else:
-            kept.append(node)
-    del model.graph.node[:]
-    model.graph.node.extend(kept)
 
 
 def export_checked(model_dir: str | Path | None, out_dir: str | Path | None = None, format: str = "paddle",

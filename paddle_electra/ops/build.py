@@ -1,6 +1,6 @@
 """Compile the fused CPU kernels (kernels.cc) on first use, cache the build, and load them — or say why not.
 
-The build is keyed by the source, the flags, Paddle, Python and the CPU (it is compiled with ``-march=native``
+The build is keyed by the source, the flags, the Paddle install, Python and the CPU (it is compiled with ``-march=native``
 for the machine that runs it), lives in the user's cache (:func:`cache_root`) and takes ~15 s once. Concurrent
 first uses (distributed ranks) wait on one lock. The kernels call the OpenBLAS numpy ships, found in this
 process's loaded libraries; nothing is linked against it. Where there is no compiler, no such OpenBLAS, or
@@ -64,8 +64,9 @@ def _build_key() -> str:
     from ..runtime import cpu_model
 
     digest = hashlib.sha256(SOURCE.read_bytes())
-    for part in (paddle.__version__, sys.version, platform.machine(), cpu_model(), _cpu_flags(), *CXX_FLAGS,
-                 *LD_FLAGS):
+    # the Paddle directory too: the library's rpath points at that install's libiomp5 and libpaddle
+    for part in (paddle.__version__, os.path.dirname(paddle.__file__), sys.version, platform.machine(), cpu_model(),
+                 _cpu_flags(), *CXX_FLAGS, *LD_FLAGS):
         digest.update(part.encode())
     return digest.hexdigest()[:16]
 
