@@ -110,7 +110,7 @@ def test_finetuned_classifier_export_matches_eager(finetuned, tmp_path, fmt):
 
 @needs_onnx
 def test_onnx_export_fuses_the_encoder_for_onnx_runtime(finetuned, tmp_path):
-    """model.ort.onnx: ORT's fused kernels (one MultiHeadAttention per layer, SkipLayerNorm, BiasGelu), checked."""
+    """model.ort.onnx: ORT's fused kernels (one Attention per layer, SkipLayerNorm, BiasGelu), checked."""
     import collections
 
     import onnx
@@ -122,7 +122,7 @@ def test_onnx_export_fuses_the_encoder_for_onnx_runtime(finetuned, tmp_path):
     model, _, _ = load_finetuned(finetuned)
     layers = model.config.num_hidden_layers
     ops = collections.Counter(node.op_type for node in onnx.load(str(out / ORT_FILE)).graph.node)
-    assert ops["MultiHeadAttention"] == layers and ops["Softmax"] == 0
+    assert ops["Attention"] == layers and ops["Softmax"] == 0
     assert ops["SkipLayerNormalization"] == 2 * layers and ops["BiasGelu"] == layers
     _check_parity(FastPredictor(out), model)  # runs model.ort.onnx (padded rows included)
     (out / ORT_FILE).unlink()

@@ -5,9 +5,10 @@ EmbedLayerNormalization / Attention / SkipLayerNormalization / BiasGelu. On padd
 of them as is: every weight is a ``Constant`` node, ~300 ``Identity`` nodes sit between ops, and opset 13 spells
 LayerNorm out in ten ops. With constants as initializers, the identities dropped and opset 17 it fuses the
 embeddings, the 24 LayerNorms and the GELUs; its attention pattern still does not match paddle2onnx's
-(the scale is applied to Q before QKᵀ, K is transposed twice), so :func:`_fuse_attention` rewrites each
-attention block into ``com.microsoft.MultiHeadAttention`` itself (Q/K/V projections in, context out, the padding
-mask as a key mask). The result is checked like every export: ``export_checked`` runs it against the eager model.
+(the scale is applied to Q before QKᵀ, K is transposed twice), so :func:`_fuse_attention` rewrites
+each attention block into ``com.microsoft.Attention`` itself (the three projections packed into one QKV
+weight, the padding mask as a key mask, context out). The result is checked like every export:
+``export_checked`` runs it against the eager model.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ class _NoMatch(Exception):
 
 
 def _fuse_attention(model: Any, num_heads: int) -> int:
-    """Each paddle2onnx attention block → one MultiHeadAttention node; all or none (a partial rewrite is refused)."""
+    """Each paddle2onnx attention block, with its Q/K/V projections, → one ``com.microsoft.Attention`` node (one
+    packed QKV GEMM and the fused attention, as ORT makes of HF's exports); all or none."""
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
@@ -162,10 +164,17 @@ def _fuse_attention(model: Any, num_heads: int) -> int:
                       helper.make_node("Cast", [name + "_keep"], [name + "_int"], to=TensorProto.INT32),
                       helper.make_node("Reshape", [name + "_int", name + "_shape"], [name])]
             masks[mask] = name
-        added.append(helper.make_node("MultiHeadAttention", [q_split.input[0], k_split.input[0], v_split.input[0],
-                                                             "", masks[mask]], [flat.output[0]],
-                                      domain="com.microsoft", num_heads=num_heads, scale=scalar(q_scale.input[1]),
-                                      name=f"MultiHeadAttention_{len(added)}"))
+        projections = [_projection(producer, constants, split.input[0]) for split in (q_split, k_split, v_split)]
+        if len({source for source, _, _, _ in projections}) != 1:
+            raise _NoMatch("Q, K and V are not projections of one input")
+        removed.update(id(node) for _, _, _, nodes in projections for node in nodes)
+        packed = f"attention_{len(added)}"
+        graph.initializer.extend([
+            numpy_helper.from_array(np.concatenate([w for _, w, _, _ in projections], axis=1), packed + "_weight"),
+            numpy_helper.from_array(np.concatenate([b for _, _, b, _ in projections]), packed + "_bias")])
+        added.append(helper.make_node("Attention", [projections[0][0], packed + "_weight", packed + "_bias",
+                                                    masks[mask]], [flat.output[0]], domain="com.microsoft",
+                                      num_heads=num_heads, scale=scalar(q_scale.input[1]), name=packed))
     if not added:
         return 0
     kept = [node for node in graph.node if id(node) not in removed]
@@ -173,7 +182,21 @@ def _fuse_attention(model: Any, num_heads: int) -> int:
     graph.node.extend(kept + added)
     if not any(opset.domain == "com.microsoft" for opset in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    return sum(node.op_type == "MultiHeadAttention" for node in added)
+    return sum(node.op_type == "Attention" for node in added)
+
+
+def _projection(producer: dict, constants: dict, name: str):
+    """``name`` = x @ W + b with W, b constants: (x, W, b, the two nodes), else _NoMatch."""
+    bias_add = producer.get(name)
+    if bias_add is None or bias_add.op_type != "Add":
+        raise _NoMatch(f"{name} is not a bias add")
+    first = producer.get(bias_add.input[0])
+    matmul_index = 0 if first is not None and first.op_type == "MatMul" else 1
+    matmul = producer.get(bias_add.input[matmul_index])
+    bias = constants.get(bias_add.input[1 - matmul_index])
+    if matmul is None or matmul.op_type != "MatMul" or bias is None or matmul.input[1] not in constants:
+        raise _NoMatch(f"{name} is not MatMul + bias with constant weights")
+    return matmul.input[0], constants[matmul.input[1]], bias, (bias_add, matmul)
 
 
 def _sort_and_prune(model: Any) -> None:
