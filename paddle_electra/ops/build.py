@@ -3,9 +3,9 @@
 The build is keyed by the source, the flags, the Paddle install, Python and the CPU (it is compiled with
 ``-march=native`` for the machine that runs it), lives in the user's cache (:func:`cache_root`) and takes
 ~15 s once. Concurrent first uses (distributed ranks) wait on one lock. The kernels call the OpenBLAS numpy
-ships, found in this process's loaded libraries; nothing is linked against it. Where there is no compiler, no such OpenBLAS, or
-``PADDLE_ELECTRA_FUSED=0``, :func:`load` returns None with the reason in :func:`unavailable_reason` and callers
-keep Paddle's own ops.
+ships, found in this process's loaded libraries; nothing is linked against it. Where there is no compiler,
+no such OpenBLAS, or ``PADDLE_ELECTRA_FUSED=0``, :func:`load` returns None with the reason in
+:func:`unavailable_reason` and callers keep Paddle's own ops.
 """
 
 from __future__ import annotations
