@@ -250,3 +250,9 @@ def test_fused_kernels_hparam_reaches_the_loop_and_is_checked():
     settings.fused_kernels = "no"
     with pytest.raises(ConfigError, match="fused_kernels"):
         validate_settings(settings)
+
+
+def test_no_compiler_and_no_build_means_paddle_ops(monkeypatch, tmp_path):
+    monkeypatch.setenv(build.CACHE_ENV, str(tmp_path))  # nothing built here yet
+    monkeypatch.setattr(build.shutil, "which", lambda name: None)
+    assert build._why_not() == "no C++ compiler (c++/g++) on PATH"

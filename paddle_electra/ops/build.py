@@ -171,7 +171,7 @@ def _why_not() -> str | None:
         return f"{DISABLE_ENV}=0"
     if platform.system() != "Linux":
         return f"built only on Linux (this is {platform.system()})"
-    if not (shutil.which("c++") or shutil.which("g++")):
+    if not (shutil.which("c++") or shutil.which("g++")) and not (build_dir() / BUILT_STAMP).is_file():
         return "no C++ compiler (c++/g++) on PATH"
     if not openblas_libraries():
         return "numpy has no bundled OpenBLAS in this process"
