@@ -137,6 +137,20 @@ def test_embeddings_batch_equals_single(hub):
     assert module.get_embedding(TEXTS, batch_size=2)[2][0] == pytest.approx(batched[2][0], abs=1e-5)
 
 
+def test_hub_module_runs_on_the_fused_cpu_kernels(hub):
+    """On CPU the module's encoder (hub.Trainer's and eager predict's) runs paddle_electra.ops; same numbers."""
+    from paddle_electra.ops import available, unfused
+
+    module = hub.Module(name=SMALL)
+    fused = [layer for layer in module.model.sublayers() if getattr(layer, "_paddle_electra_fused", False)]
+    assert len(fused) == (module.model.config.num_hidden_layers if available() else 0)
+    got = module.get_embedding(TEXTS)  # 3 items: eager (the fast runtime starts at 16)
+    with unfused(module.model):
+        want = module.get_embedding(TEXTS)
+    for (pooled, tokens), (pooled_ref, tokens_ref) in zip(got, want):
+        assert close(pooled, pooled_ref) and close(tokens, tokens_ref)
+
+
 def test_seq_cls_predict(hub):
     module = hub.Module(name=SMALL, task="seq-cls", label_map={0: "neg", 1: "pos", 2: "neutral"})
     labels, probs = module.predict(TEXTS, max_seq_len=32, batch_size=2, return_prob=True)

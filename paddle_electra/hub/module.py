@@ -124,6 +124,10 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         tune_cpu()  # this module is the process's first model: all cores, AVX2 GEMM kernels on AMD
         self.model_dir = self._weights(model_dir)
         self._task.build(self, kwargs)
+        if paddle.get_device().startswith("cpu"):  # hub.Trainer and eager predict on the fused CPU kernels
+            from ..ops import fuse_encoder
+
+            fuse_encoder(self.model)
         # recorded in every checkpoint hub.Trainer saves, so one trained for another task or head is refused
         self.register_buffer(SIGNATURE_KEY, paddle.to_tensor(np.frombuffer(self._signature().encode(), np.uint8)))
         from ..tokenizer import load_tokenizer
