@@ -256,3 +256,30 @@ def test_no_compiler_and_no_build_means_paddle_ops(monkeypatch, tmp_path):
     monkeypatch.setenv(build.CACHE_ENV, str(tmp_path))  # nothing built here yet
     monkeypatch.setattr(build.shutil, "which", lambda name: None)
     assert build._why_not() == "no C++ compiler (c++/g++) on PATH"
+
+
+def test_qa_beam_pair_scores_match_paddle():
+    """The seed QA head's beam: the fused pair-score kernel gives Paddle's log-probabilities and indices."""
+    from paddlenlp.transformers import ElectraConfig
+
+    from paddle_electra.modeling.heads import ElectraForSeedQA
+
+    paddle.seed(5)
+    config = ElectraConfig(vocab_size=60, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                           num_attention_heads=4, intermediate_size=64, max_position_embeddings=32)
+    model = ElectraForSeedQA(config, beam_size=5, qa_hidden=24)
+    model.eval()
+    ids, _ = _batch()
+    types = paddle.to_tensor(np.tile((np.arange(12) >= 4).astype("int64"), (3, 1)))
+    with paddle.no_grad():
+        plain = [t.numpy() for t in model(input_ids=ids, token_type_ids=types)]
+        fused.fuse_encoder(model)
+        assert model.pair_scorer is fused.pair_scores
+        got = [t.numpy() for t in model(input_ids=ids, token_type_ids=types)]
+    for want, have in zip(plain, got):
+        if np.issubdtype(want.dtype, np.integer):
+            assert (want == have).all()
+        else:
+            assert np.abs(want - have).max() < 1e-5
+    fused.unfuse_encoder(model)
+    assert model.pair_scorer is None

@@ -121,12 +121,27 @@ def _fusable_input(layer: Any, src: Any) -> bool:
     return layer.linear1.weight.dtype == paddle.float32
 
 
+def pair_scores(start: Any, end: Any, weight: Any, bias: Any) -> Any:
+    """``end_dense(GELU(start + end))`` over every (start, end) pair of the seed's QA beam, or None where the
+    kernel does not apply (gradients wanted, traced for export, not float32 on CPU): the caller's ops then."""
+    import paddle
+
+    ops = build.load()
+    if ops is None or paddle.is_grad_enabled() or not paddle.in_dynamic_mode():
+        return None
+    if start.dtype != paddle.float32 or not start.place.is_cpu_place():
+        return None
+    return ops.pe_pair_score(start.contiguous(), end.contiguous(), weight.reshape([-1]), bias.reshape([-1]))
+
+
 def fuse_encoder(model: Any) -> int:
     """Run every eligible encoder layer of ``model`` on the fused kernels; returns how many (0 when unavailable)."""
     if not available():
         return 0
     count = 0
     for layer in model.sublayers(include_self=True):
+        if hasattr(layer, "pair_scorer") and layer.pair_scorer is None:  # the seed's QA head (modeling/heads.py)
+            layer.pair_scorer = pair_scores
         if getattr(layer, _FUSED_ATTR, False) or eligible_layer(layer) is not None:
             continue
         layer.forward = types.MethodType(fused_layer_forward, layer)
@@ -141,6 +156,8 @@ def unfuse_encoder(model: Any) -> int:
     """Undo :func:`fuse_encoder` (the layers' own forward again); returns how many layers changed."""
     count = 0
     for layer in model.sublayers(include_self=True):
+        if getattr(layer, "pair_scorer", None) is pair_scores:
+            layer.pair_scorer = None
         if getattr(layer, _FUSED_ATTR, False):
             del layer.forward
             setattr(layer, _FUSED_ATTR, False)

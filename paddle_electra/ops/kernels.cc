@@ -521,6 +521,48 @@ std::vector<paddle::DataType> AttentionDtype(const paddle::DataType &q, const pa
   return {q, q};
 }
 
+// ------------------------------------------------------------------------------------ QA end scores
+// The seed's joint QA head scores every (start candidate, end position) pair: v . GELU(S[b,k] + E[b,j]) + b2,
+// with S = start @ W[:H] + b1 [B, K, C] and E = end @ W[H:] [B, L, C]. Paddle's ops materialise [B, K, L, C]
+// three times (broadcast add, GELU, the C->1 projection); this reads S and E and writes [B, K, L] only.
+// Inference only (no backward): training scores one gold start per example.
+std::vector<Tensor> PairScoreForward(const Tensor &start, const Tensor &end, const Tensor &weight, const Tensor &bias) {
+  check_f32(start, "start projection");
+  check_f32(end, "end projection");
+  PD_CHECK(start.shape().size() == 3 && end.shape().size() == 3, "pair score: start [B, K, C], end [B, L, C]");
+  const int64_t batch = start.shape()[0], beams = start.shape()[1], width = start.shape()[2], seq = end.shape()[1];
+  PD_CHECK(end.shape()[0] == batch && end.shape()[2] == width && weight.numel() == width && bias.numel() == 1,
+           "pair score: start [B, K, C], end [B, L, C], weight [C], bias [1]");
+  Tensor out = paddle::empty({batch, beams, seq}, start.dtype(), start.place());
+  const float *sp = start.data<float>(), *ep = end.data<float>(), *wp = weight.data<float>();
+  const float b0 = bias.data<float>()[0];
+  float *op = out.data<float>();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t k = 0; k < beams; ++k) {
+      const float *srow = sp + (b * beams + k) * width;
+      for (int64_t j = 0; j < seq; ++j) {
+        const float *erow = ep + (b * seq + j) * width;
+        float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+        for (int64_t c = 0; c < width; ++c) acc += wp[c] * gelu(srow[c] + erow[c]);
+        op[(b * beams + k) * seq + j] = acc + b0;
+      }
+    }
+  }
+  return {out};
+}
+
+std::vector<std::vector<int64_t>> PairScoreShape(const std::vector<int64_t> &start, const std::vector<int64_t> &end,
+                                                 const std::vector<int64_t> &, const std::vector<int64_t> &) {
+  return {{start[0], start[1], end[1]}};
+}
+
+std::vector<paddle::DataType> PairScoreDtype(const paddle::DataType &start, const paddle::DataType &,
+                                             const paddle::DataType &, const paddle::DataType &) {
+  return {start};
+}
+
 }  // namespace
 
 // Loads the BLAS (numpy's OpenBLAS) the kernels call; 0 on success, 1 when the library or sgemm is missing.
@@ -599,3 +641,10 @@ PD_BUILD_GRAD_OP(pe_attention)
     .Outputs({paddle::Grad("Q"), paddle::Grad("K"), paddle::Grad("V")})
     .Attrs({"heads: int", "scale: float", "p: float", "seed: int64_t"})
     .SetKernelFn(PD_KERNEL(AttentionBackward));
+
+PD_BUILD_OP(pe_pair_score)
+    .Inputs({"Start", "End", "Weight", "Bias"})
+    .Outputs({"Out"})
+    .SetKernelFn(PD_KERNEL(PairScoreForward))
+    .SetInferShapeFn(PD_INFER_SHAPE(PairScoreShape))
+    .SetInferDtypeFn(PD_INFER_DTYPE(PairScoreDtype));
