@@ -473,11 +473,18 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         self.eval()
         return paddle.jit.to_static(self._export_layer(), input_spec=input_spec or self.input_spec, full_graph=True)
 
+    def _save_static(self, prefix: str, input_spec: list | None) -> None:
+        """The traced program, on Paddle's own ops (never the fused CPU kernels, which no runtime knows)."""
+        from ..ops import unfused
+
+        with unfused(self.model):
+            paddle.jit.save(self._static(input_spec), prefix)
+
     def save_inference_model(self, dirname: str, model_filename: str | None = None,
                              params_filename: str | None = None, input_spec: list | None = None,
                              include_sub_modules: bool = True, combined: bool = True) -> None:
         """Paddle Inference files ``dirname/<module name>.*`` of this task's forward (pad id 0 = padding)."""
-        paddle.jit.save(self._static(input_spec), os.path.join(dirname, self._export_name()))
+        self._save_static(os.path.join(dirname, self._export_name()), input_spec)
         log.info("Paddle Inference model saved in %s", dirname)
 
     def export_onnx_model(self, dirname: str, input_spec: list | None = None, include_sub_modules: bool = True,
@@ -495,7 +502,7 @@ class ElectraHubModule(nn.Layer, TransformerModule):
         save_file = os.path.join(dirname, f"{self._export_name()}.onnx")
         with tempfile.TemporaryDirectory(prefix="electra-onnx-") as tmp:
             prefix = os.path.join(tmp, "model")
-            paddle.jit.save(self._static(input_spec), prefix)
+            self._save_static(prefix, input_spec)
             model_file = prefix + (".json" if os.path.isfile(prefix + ".json") else ".pdmodel")
             params_file = prefix + ".pdiparams" if os.path.isfile(prefix + ".pdiparams") else ""
             kwargs.setdefault("optimize_tool", "None")

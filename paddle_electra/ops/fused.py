@@ -16,6 +16,8 @@ import types
 from collections.abc import Iterator
 from typing import Any
 
+import paddle
+
 from . import build
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ def _dropout_p(rate: float, training: bool) -> float:
     return float(rate) if training and rate else 0.0
 
 
+@paddle.jit.not_to_static  # a program traced through this runs Paddle's own forward (see _fusable_input)
 def fused_layer_forward(layer: Any, src: Any, src_mask: Any = None, cache: Any = None,
                         output_attentions: bool = False) -> Any:
     """``TransformerEncoderLayer.forward`` (post-LN, GELU) on the fused kernels."""
@@ -121,6 +124,7 @@ def _fusable_input(layer: Any, src: Any) -> bool:
     return layer.linear1.weight.dtype == paddle.float32
 
 
+@paddle.jit.not_to_static
 def pair_scores(start: Any, end: Any, weight: Any, bias: Any) -> Any:
     """``end_dense(GELU(start + end))`` over every (start, end) pair of the seed's QA beam, or None where the
     kernel does not apply (gradients wanted, traced for export, not float32 on CPU): the caller's ops then."""
