@@ -283,3 +283,9 @@ def test_qa_beam_pair_scores_match_paddle():
             assert np.abs(want - have).max() < 1e-5
     fused.unfuse_encoder(model)
     assert model.pair_scorer is None
+
+
+def test_the_kernels_use_the_tuned_thread_count(ops):
+    from paddle_electra.runtime import tune_cpu
+
+    assert ops._library.pe_threads() == tune_cpu()  # not the OMP_NUM_THREADS=1 that import paddle writes

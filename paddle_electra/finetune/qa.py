@@ -29,12 +29,17 @@ def predict_qa(model, examples, features, settings, fast=None) -> tuple[dict[str
     """Run the joint head's beam search over every window, then map the best spans back to characters.
 
     ``fast``: a :class:`~..inference.fast.ModelExport` of ``model`` with all outputs at the static length
-    ``settings.max_seq_length`` (windows are padded to it); eager Paddle when None or unavailable."""
+    ``settings.max_seq_length`` (windows are padded to it); eager Paddle when None, unavailable, or when the
+    model scores the beam on the fused pair kernel."""
     import paddle
 
     from ..tasks.qa_features import collate_qa, postprocess_qa
 
     model.eval()
+    if getattr(model, "pair_scorer", None) is not None:
+        # the fused pair-score kernel (the training loop fuses on CPU) beats the exported runtime on the beam:
+        # 300 real CMRC dev questions in 4.6 s against 18 s, so the export is not made
+        fast = None
     predictor = scoring_predictor(fast) if fast is not None else None
     run = predictor.run_all if predictor is not None else None
     results = {}
@@ -82,13 +87,7 @@ def run_qa(spec, data_dir, model_dir: Path, out: Path, settings) -> dict[str, di
     model.loss_reduction = settings.loss_reduction
     init_head(model, settings)
 
-    from ..ops import fuse_for_training
-
-    fuse_for_training(model, settings.fused_kernels, settings.amp)
-    # with the fused pair-score kernel eager scoring beats the exported runtime on the beam (measured on 300 real
-    # CMRC dev questions: 4.6 s against 18 s), so the export is only made without it
-    exporter = None if model.pair_scorer is not None else scoring_runtime(
-        model, settings, all_outputs=True, static_length=settings.max_seq_length)
+    exporter = scoring_runtime(model, settings, all_outputs=True, static_length=settings.max_seq_length)
 
     def score(split: str) -> dict[str, float]:
         preds, nbest = predict_qa(model, splits[split], eval_features[split], settings, exporter)

@@ -19,6 +19,7 @@ import os
 import platform
 import shutil
 import sys
+from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -58,6 +59,7 @@ def openblas_libraries() -> list[str]:
     return sorted(found, key=lambda path: "numpy" not in path)
 
 
+@lru_cache(maxsize=1)
 def _build_key() -> str:
     import paddle
 
@@ -203,9 +205,3 @@ def _build_lock(directory: Path) -> Any:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         yield
 
-
-def set_threads(count: int) -> None:
-    """Threads of the kernels' OpenMP loops and of the OpenBLAS they call."""
-    module = load()
-    if module is not None:
-        module._library.pe_set_threads(int(count))  # type: ignore[attr-defined]

@@ -30,8 +30,6 @@ def available() -> bool:
 
 
 def _seed() -> int:
-    import paddle
-
     return int(paddle.randint(0, 2**31 - 1, [1]).item())
 
 
@@ -64,8 +62,6 @@ def eligible_layer(layer: Any) -> str | None:
 
 def _additive_mask(mask: Any, batch: int, seq: int, dtype: Any) -> Any:
     """The mask as float32 [batch, 1|heads, 1|seq, seq], with Paddle's own bool/int conversion."""
-    import paddle
-
     from ..compat import convert_attention_mask
 
     if mask is None:
@@ -115,8 +111,6 @@ def fused_layer_forward(layer: Any, src: Any, src_mask: Any = None, cache: Any =
 
 
 def _fusable_input(layer: Any, src: Any) -> bool:
-    import paddle
-
     if not paddle.in_dynamic_mode():  # traced for export: Paddle's own ops, which Paddle Inference/ONNX know
         return False
     if src.dtype != paddle.float32 or not src.place.is_cpu_place() or src.ndim != 3:
@@ -128,8 +122,6 @@ def _fusable_input(layer: Any, src: Any) -> bool:
 def pair_scores(start: Any, end: Any, weight: Any, bias: Any) -> Any:
     """``end_dense(GELU(start + end))`` over every (start, end) pair of the seed's QA beam, or None where the
     kernel does not apply (gradients wanted, traced for export, not float32 on CPU): the caller's ops then."""
-    import paddle
-
     ops = build.load()
     if ops is None or paddle.is_grad_enabled() or not paddle.in_dynamic_mode():
         return None
@@ -157,11 +149,13 @@ def fuse_encoder(model: Any) -> int:
 
 
 def unfuse_encoder(model: Any) -> int:
-    """Undo :func:`fuse_encoder` (the layers' own forward again); returns how many layers changed."""
+    """Undo :func:`fuse_encoder` (the layers' own forward, the QA head's own pair scores); returns how many
+    layers changed."""
     count = 0
     for layer in model.sublayers(include_self=True):
         if getattr(layer, "pair_scorer", None) is pair_scores:
             layer.pair_scorer = None
+            count += 1
         if getattr(layer, _FUSED_ATTR, False):
             del layer.forward
             setattr(layer, _FUSED_ATTR, False)
@@ -182,8 +176,6 @@ def unfused(model: Any) -> Iterator[Any]:
 
 def fuse_for_training(model: Any, enabled: bool = True, amp: bool = False) -> int:
     """The training loops' call: fuse on CPU float32 runs (not AMP, not GPU), say once what was done and why."""
-    import paddle
-
     if not enabled or amp or not paddle.get_device().startswith("cpu"):
         return 0
     count = fuse_encoder(model)
