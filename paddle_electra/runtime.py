@@ -111,6 +111,11 @@ def tune_cpu(threads: int | None = None) -> int:
     return count
 
 
+def tuned_threads() -> int | None:
+    """The thread count :func:`tune_cpu` last applied (None before it ran)."""
+    return _tuned
+
+
 def select_device(device: str = "auto", amp: bool = False) -> str:
     """Set Paddle's device ("auto": the GPU when there is one) and, on CPU, tune it; returns "cpu" or "gpu"."""
     import paddle

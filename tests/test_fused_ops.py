@@ -285,7 +285,19 @@ def test_qa_beam_pair_scores_match_paddle():
     assert model.pair_scorer is None
 
 
-def test_the_kernels_use_the_tuned_thread_count(ops):
-    from paddle_electra.runtime import tune_cpu
+def test_the_kernels_follow_the_tuned_thread_count(ops):
+    """Not the OMP_NUM_THREADS=1 that import paddle writes, and a later tune_cpu(n) reaches them too."""
+    from paddle_electra.runtime import default_threads, tune_cpu
 
-    assert ops._library.pe_threads() == tune_cpu()  # not the OMP_NUM_THREADS=1 that import paddle writes
+    model = _tiny_classifier()
+    model.eval()
+    fused.fuse_encoder(model)
+    ids, _ = _batch()
+    try:
+        for count in (1, default_threads()):
+            tune_cpu(count)
+            with paddle.no_grad():
+                model(input_ids=ids)
+            assert ops._library.pe_threads() == count
+    finally:
+        tune_cpu(default_threads())

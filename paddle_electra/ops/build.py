@@ -37,6 +37,7 @@ LD_FLAGS = ["-l:libiomp5.so", "-ldl"]
 
 _loaded: ModuleType | None = None
 _reason: str | None = None
+_threads: int | None = None  # what the kernels were last told
 
 
 def openblas_libraries() -> list[str]:
@@ -190,9 +191,22 @@ def _build_and_bind() -> ModuleType:
         raise OSError(f"no cblas sgemm in {', '.join(candidates)}")
     from ..runtime import tune_cpu
 
-    library.pe_set_threads(tune_cpu())  # the process's thread count (PADDLE_ELECTRA_THREADS, tune_cpu(n))
+    tune_cpu()  # the process's thread count (PADDLE_ELECTRA_THREADS, the starting OMP_NUM_THREADS, the cores)
     module._library = library  # type: ignore[attr-defined]
+    sync_threads(module)
     return module
+
+
+def sync_threads(module: ModuleType) -> None:
+    """The kernels' OpenMP and BLAS threads = :func:`~..runtime.tune_cpu`'s count, also after a later
+    ``tune_cpu(n)`` re-applies it (one int comparison per call)."""
+    global _threads
+    from ..runtime import tuned_threads
+
+    count = tuned_threads()
+    if count and count != _threads:
+        module._library.pe_set_threads(int(count))  # type: ignore[attr-defined]
+        _threads = count
 
 
 @contextlib.contextmanager

@@ -85,6 +85,7 @@ def fused_layer_forward(layer: Any, src: Any, src_mask: Any = None, cache: Any =
     ops = build.load()
     if ops is None or cache is not None or output_attentions or not _fusable_input(layer, src):
         return type(layer).forward(layer, src, src_mask, cache, output_attentions)
+    build.sync_threads(ops)
     attn = layer.self_attn
     training = layer.training
     batch, seq = src.shape[0], src.shape[1]
@@ -127,6 +128,7 @@ def pair_scores(start: Any, end: Any, weight: Any, bias: Any) -> Any:
         return None
     if start.dtype != paddle.float32 or not start.place.is_cpu_place():
         return None
+    build.sync_threads(ops)
     return ops.pe_pair_score(start.contiguous(), end.contiguous(), weight.reshape([-1]), bias.reshape([-1]))
 
 
