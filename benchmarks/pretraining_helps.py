@@ -146,8 +146,9 @@ def pretrain(work: Path, random_dir: Path, corpus: Path, vocab: Path, args) -> d
     result = run_pretraining(str(random_dir.parent), str(corpus), args.steps, str(work / "pretrain"),
                              from_scratch=True, batch_size=32, max_seq_length=128, learning_rate=args.pretrain_lr,
                              warmup_steps=args.steps // 10, save_every_steps=max(250, args.steps // 8),
-                             vocab=str(vocab))
-    record = {"steps": args.steps, "lr": args.pretrain_lr, "wall_s": round(time.time() - started),
+                             pack_documents=args.pack_documents, vocab=str(vocab))
+    record = {"steps": args.steps, "lr": args.pretrain_lr, "pack_documents": args.pack_documents,
+              "wall_s": round(time.time() - started),
               "discriminator": str(result["discriminator"]), "last": result.get("last")}
     done.write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
     return record
@@ -242,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default="runs/pretraining-helps")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--pretrain-lr", type=float, default=1e-3)
+    parser.add_argument("--no-pack-documents", dest="pack_documents", action="store_false",
+                        help="end each example at a document boundary (the original's rule; ~26 %% real tokens here)")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--tasks", default=",".join(PROTOCOLS))
     parser.add_argument("--arms", default="random,pretrained")

@@ -414,6 +414,8 @@ def _pretrain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mask-prob", type=float)
     p.add_argument("--temperature", type=float)
     p.add_argument("--doc-format", choices=["auto", "line", "blank"])
+    p.add_argument("--pack-documents", action="store_true", default=None,
+                   help="fill each example across document boundaries (for corpora of short documents)")
     p.add_argument("--generator", metavar="NAME|DIR|scratch", help="generator to pair with a discriminator directory")
     p.add_argument("--from-scratch", action="store_true", default=None, help="random weights of the model's sizes")
     p.add_argument("--save-every-steps", type=int)

@@ -149,6 +149,32 @@ def test_stream_resumes_exactly_from_its_state(corpus):
     assert all(b["input_ids"].dtype == np.int64 and b["input_mask"].dtype == np.int64 for b in expected)
 
 
+def test_packing_fills_examples_across_short_documents(tmp_path):
+    """One short document per line: the original's rule pads each to max_seq_length; packing fills examples with
+    the same text, in order, across document boundaries."""
+    chars = _vocab_chars()
+    docs = ["".join(chars[(3 * d + k) % len(chars)] for k in range(5)) for d in range(200)]  # 5 tokens each
+    (tmp_path / "short.txt").write_text("\n".join(docs) + "\n", encoding="utf-8")
+    ids_of = {c: i + 5 for i, c in enumerate(chars)}
+    encode = lambda text: [ids_of[c] for c in text]  # noqa: E731
+
+    def first_batches(pack: bool) -> list[dict]:
+        stream = TextStream([tmp_path / "short.txt"], encode, SPECIAL, 32, seed=3, shuffle_buffer=1,
+                            pack_documents=pack)
+        return [stream.next_batch(4) for _ in range(5)]
+
+    plain, packed = first_batches(False), first_batches(True)
+    assert all(b["input_mask"].sum(-1).tolist() == [7] * 4 for b in plain)  # [CLS] 5 tokens [SEP]
+    fill = np.mean([b["input_mask"].mean() for b in packed])
+    assert fill > 0.9
+    text = [t for b in packed for row in b["input_ids"] for t in row if t not in (SPECIAL.cls, SPECIAL.sep, 0)]
+    corpus_ids = [i for d in docs for i in encode(d)]
+    position = 0  # the packed text is the corpus in order, some tails cut off at max_seq_length as in the original
+    for token in text:
+        position = corpus_ids.index(token, position) + 1
+    assert len(text) > 0.8 * 5 * 4 * 32
+
+
 # ------------------------------------------------------------------------------------------------ model
 def test_model_ties_embeddings_and_matches_the_converted_generator(tiny_pair):
     import paddle

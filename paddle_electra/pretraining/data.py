@@ -11,6 +11,11 @@ instead of through tfrecords:
   rest of the example's text is dropped, as in the original;
 * examples are padded to ``max_seq_length``; the corpus repeats until the last step.
 
+``pack_documents`` drops the document boundary (RoBERTa's "full sentences"): examples are filled to
+``max_seq_length`` across documents. For corpora of short documents (a question, a review, a pair per line) the
+original's rule leaves most of every example as padding: on the training text of ../shared/data (mostly
+BQ Corpus pairs of ~25 characters) 26 % of the tokens were real, 98 % with packing.
+
 What a "sentence" and a "document" are depends on ``doc_format``:
 
 * ``blank`` -- the original's input: one sentence (or paragraph) per line, blank lines between documents;
@@ -140,7 +145,8 @@ class TextStream:
     """An endless, resumable stream of packed examples from text files (see module docstring)."""
 
     def __init__(self, files: Sequence[Path], encode: Callable[[str], list[int]], special: SpecialIds,
-                 max_seq_length: int, seed: int = 42, doc_format: str = "auto", shuffle_buffer: int = 1000):
+                 max_seq_length: int, seed: int = 42, doc_format: str = "auto", shuffle_buffer: int = 1000,
+                 pack_documents: bool = False):
         if doc_format not in DOC_FORMATS:
             raise DataError(f"unknown doc format {doc_format!r}; choose one of {', '.join(DOC_FORMATS)}")
         if max_seq_length < 8:
@@ -149,6 +155,7 @@ class TextStream:
         self.encode, self.special = encode, special
         self.max_seq_length, self.seed = max_seq_length, seed
         self.doc_format, self.shuffle_buffer = doc_format, max(1, int(shuffle_buffer))
+        self.pack_documents = bool(pack_documents)
         self.builder_rng = random.Random(seed)
         self.shuffle_rng = random.Random(seed + 1)
         self.builder = ExampleBuilder(max_seq_length, special.cls, special.sep, self.builder_rng)
@@ -190,6 +197,10 @@ class TextStream:
             self.examples_this_pass += 1
             self.examples_total += 1
 
+    def _end_document(self) -> None:
+        if not self.pack_documents:
+            self._emit(self.builder.end_document())
+
     def _read_line(self) -> None:
         if self._handle is None:
             if self.file_pos >= len(self.order):
@@ -205,7 +216,7 @@ class TextStream:
         index = self.order[self.file_pos]
         raw = self._handle.readline()
         if not raw:  # end of file: end of document
-            self._emit(self.builder.end_document())
+            self._end_document()
             self._handle.close()
             self._handle, self.offset = None, 0
             self.file_pos += 1
@@ -213,12 +224,15 @@ class TextStream:
         self.offset += len(raw)
         line = visible(raw.decode(self._encoding(index), errors="strict").lstrip("\ufeff"))
         if self._format(index) == "blank":
-            self._emit(self.builder.end_document() if not line else self.builder.add_sentence(self.encode(line)))
+            if line:
+                self._emit(self.builder.add_sentence(self.encode(line)))
+            else:
+                self._end_document()
             return
         if line:
             for sentence in split_sentences(line):
                 self._emit(self.builder.add_sentence(self.encode(sentence)))
-            self._emit(self.builder.end_document())
+            self._end_document()
 
     def next_example(self) -> tuple[np.ndarray, np.ndarray]:
         while len(self.buffer) < self.shuffle_buffer:

@@ -184,6 +184,7 @@ class ElectraPretrainingModel(nn.Layer):
                 "sampled_accuracy": (masked_lm_weights * sampled_hits).sum() / weight_sum,
                 "disc_accuracy": (disc_right * token_weights).sum() / token_sum,
                 "replaced_share": (labels * token_weights).sum() / token_sum,
+                "real_token_share": token_sum / float(batch * length),
             }
         return {"loss": loss, **metrics}
 

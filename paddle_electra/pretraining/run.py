@@ -42,7 +42,7 @@ DATA_STATE_FILE = "data_state.pkl"
 EXPORT_FORMATS = ("paddle", "tf", "hf")
 # Settings a resumed run must share with the checkpoint (they decide which batches it sees).
 RESUME_KEYS = ("batch_size", "max_seq_length", "mask_prob", "max_predictions_per_seq", "doc_format",
-               "shuffle_buffer", "seed", "grad_accumulation")
+               "pack_documents", "shuffle_buffer", "seed", "grad_accumulation")
 
 
 @dataclass
@@ -63,6 +63,7 @@ class PretrainSettings:
     temperature: float = 1.0
     disallow_correct: bool = False
     doc_format: str = "auto"
+    pack_documents: bool = False  # fill examples across document boundaries (corpora of short documents)
     shuffle_buffer: int = 1000
     seed: int = 42
     save_every_steps: int = 1000
@@ -223,6 +224,7 @@ class PretrainTrainer(FineTuner):
                          lambda epoch: self.batches, self._loss)
         self.tokens_per_step = tokens_per_step
         self._clock: tuple[float, int] | None = None
+        self._fill_checked = False
 
     def _loss(self, model: ElectraPretrainingModel, feed: dict[str, np.ndarray]) -> paddle.Tensor:
         out = model(**{k: paddle.to_tensor(v) for k, v in feed.items()})
@@ -246,7 +248,18 @@ class PretrainTrainer(FineTuner):
                 entry["tokens_per_s"] = round((entry["step"] - self._clock[1]) * self.tokens_per_step
                                               / (now - self._clock[0]), 1)
             self._clock = (now, entry["step"])
+            self._check_fill(entry.get("real_token_share"))
         super()._record(**entry)
+
+    def _check_fill(self, share: float | None) -> None:
+        """Say once when most of each example is padding: the corpus's documents are short."""
+        if self._fill_checked or share is None:
+            return
+        self._fill_checked = True
+        if share < 0.5 and not self.batches.stream.pack_documents:
+            log.warning("only %.0f%% of the tokens in the first batches are text, the rest padding: the corpus's "
+                        "documents are short and each ends its example; --pack-documents fills examples across "
+                        "documents", 100 * share)
 
     def _write_extra_state(self, directory: Path) -> None:
         with open(directory / DATA_STATE_FILE, "wb") as handle:
@@ -394,7 +407,7 @@ def _batches(files: list[Path], init: InitSpec, settings: PretrainSettings) -> B
         return tokenizer.convert_tokens_to_ids(tokenizer.tokenize(text))
 
     stream = TextStream(files, encode, special, settings.max_seq_length, settings.seed, settings.doc_format,
-                        settings.shuffle_buffer)
+                        settings.shuffle_buffer, settings.pack_documents)
     return BatchSequence(stream, settings.batch_size, settings.steps * settings.grad_accumulation,
                          settings.mask_prob, settings.max_predictions_per_seq, settings.seed)
 
