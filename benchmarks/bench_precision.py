@@ -107,13 +107,10 @@ def _fused_onnx(onnx_dir: Path) -> Path:
 def _ort_session(path: Path):
     import onnxruntime as ort
 
+    from paddle_electra.inference.fast import ort_session_options
     from paddle_electra.runtime import default_threads
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = default_threads()
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as FastPredictor's sessions
+    options = ort_session_options(default_threads())  # as FastPredictor's sessions
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
     return lambda **feed: session.run(None, {k: feed[k] for k in names})[0]

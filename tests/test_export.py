@@ -346,3 +346,7 @@ def test_small_batches_go_to_onnx_runtime_large_ones_to_paddle_inference(finetun
         got, want = router(ids), router.large(ids)
         assert got.shape == want.shape and np.abs(got - want).max() <= TOL
     assert not isinstance(fast.fast_predictor(finetuned, route=False), fast.ShapeRouter)
+    # ORT spins between the ops of a run but stops when it returns, leaving the cores to Paddle's next batch
+    options = router.small._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert options.get_session_config_entry("session.force_spinning_stop") == "1"
