@@ -29,7 +29,14 @@ SIZES = dict(vocab_size=21128, embedding_size=128, hidden_size=128, num_hidden_l
              intermediate_size=512, max_position_embeddings=128)
 
 
-def batches(data: Path, steps: int, size: int = 32, length: int = 64):
+REPLACEMENTS = {
+    "uniform": "uniformly random vocabulary ids",
+    "unigram": "ids drawn from the reviews' own token frequencies (what a generator learns first; a draw equal to "
+               "the original counts as original, as in ELECTRA)",
+}
+
+
+def batches(data: Path, steps: int, size: int = 32, length: int = 64, replacements: str = "uniform"):
     from paddle_electra.tasks.readers import read_split
     from paddle_electra.tasks.registry import get_task
     from paddle_electra.tokenizer import load_tokenizer
@@ -38,6 +45,9 @@ def batches(data: Path, steps: int, size: int = 32, length: int = 64):
     tokenizer = load_tokenizer(data / "hfl" / "chinese_electra_small")  # HFL's released vocab.txt
     encoded = [tokenizer(r.text_a, max_length=length, truncation=True)["input_ids"] for r in rows[:5000]]
     rng = np.random.default_rng(0)
+    if replacements == "unigram":
+        counts = np.bincount([t for e in encoded for t in e[1:-1]], minlength=SIZES["vocab_size"]).astype(float)
+        frequencies = counts / counts.sum()
     for _ in range(steps):
         ids, labels, mask = (np.zeros((size, length), t) for t in ("int64", "float32", "int64"))
         for r in range(size):
@@ -45,11 +55,15 @@ def batches(data: Path, steps: int, size: int = 32, length: int = 64):
             ids[r, :len(e)], mask[r, :len(e)] = e, 1
             for p in range(1, len(e) - 1):
                 if rng.random() < 0.15:
-                    ids[r, p], labels[r, p] = int(rng.integers(106, SIZES["vocab_size"])), 1
+                    if replacements == "unigram":
+                        ids[r, p] = int(rng.choice(SIZES["vocab_size"], p=frequencies))
+                        labels[r, p] = float(ids[r, p] != e[p])
+                    else:
+                        ids[r, p], labels[r, p] = int(rng.integers(106, SIZES["vocab_size"])), 1
         yield ids, labels, mask
 
 
-def run_paddle(data: Path, steps: int, lr: float, fused: bool = False) -> list[dict]:
+def run_paddle(data: Path, steps: int, lr: float, fused: bool = False, replacements: str = "uniform") -> list[dict]:
     import paddle
     import paddle.nn.functional as F
     from paddlenlp.transformers import ElectraDiscriminator
@@ -67,7 +81,7 @@ def run_paddle(data: Path, steps: int, lr: float, fused: bool = False) -> list[d
         fuse_encoder(model)
     opt = paddle.optimizer.AdamW(lr, parameters=model.parameters())
     rows = []
-    for step, (ids, labels, mask) in enumerate(batches(data, steps)):
+    for step, (ids, labels, mask) in enumerate(batches(data, steps, replacements=replacements)):
         hidden = model.electra(paddle.to_tensor(ids), paddle.zeros([len(ids), ids.shape[1]], "int64"), None,
                                paddle.to_tensor(mask))
         logits = rtd_logits(model.discriminator_predictions, hidden)
@@ -83,7 +97,7 @@ def run_paddle(data: Path, steps: int, lr: float, fused: bool = False) -> list[d
     return rows
 
 
-def run_torch(data: Path, steps: int, lr: float) -> list[dict]:
+def run_torch(data: Path, steps: int, lr: float, replacements: str = "uniform") -> list[dict]:
     import torch
     import transformers
 
@@ -92,7 +106,7 @@ def run_torch(data: Path, steps: int, lr: float) -> list[dict]:
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     rows = []
-    for step, (ids, labels, mask) in enumerate(batches(data, steps)):
+    for step, (ids, labels, mask) in enumerate(batches(data, steps, replacements=replacements)):
         out = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask), output_hidden_states=True)
         weight = torch.from_numpy(mask.astype("float32"))
         loss = (torch.nn.functional.binary_cross_entropy_with_logits(out.logits, torch.from_numpy(labels),
@@ -132,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--frameworks", default="paddle,torch", help="paddle, torch or both")
     parser.add_argument("--fused", action="store_true", help="Paddle on the fused CPU kernels (paddle_electra.ops)")
+    parser.add_argument("--replacements", choices=sorted(REPLACEMENTS), default="uniform")
     parser.add_argument("--doc", default=str(DOC))
     args = parser.parse_args(argv)
     from paddle_electra.runtime import tune_cpu
@@ -141,14 +156,18 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     if "paddle" in wanted:
         name = "Paddle (PaddleNLP ElectraDiscriminator" + (", fused CPU kernels)" if args.fused else ")")
-        results[name] = run_paddle(Path(args.data), args.steps, args.lr, args.fused)
+        results[name] = run_paddle(Path(args.data), args.steps, args.lr, args.fused,
+                                   args.replacements)
     if "torch" in wanted:
-        results["HF transformers PyTorch (ElectraForPreTraining)"] = run_torch(Path(args.data), args.steps, args.lr)
+        results["HF transformers PyTorch (ElectraForPreTraining)"] = run_torch(Path(args.data), args.steps, args.lr,
+                                                                                    args.replacements)
     shown = sorted(({0, 10, 25, 50, 100} | set(range(0, args.steps, max(1, args.steps // 10))) | {args.steps - 1})
                    & set(range(args.steps)))
-    lines = ["# A from-scratch discriminator collapses to the prior, in Paddle and in PyTorch alike", "",
+    title = {"uniform": "A from-scratch discriminator collapses to the prior, in Paddle and in PyTorch alike",
+             "unigram": "A from-scratch discriminator against frequency-drawn replacements"}[args.replacements]
+    lines = [f"# {title}", "",
              "Generated by `benchmarks/disc_collapse.py` " + f"(steps {args.steps}, lr {args.lr:g}, batch 32 x 64, "
-             "15 % of tokens replaced by uniformly random vocabulary ids, real ChnSentiCorp train reviews). "
+             f"15 % of tokens replaced by {REPLACEMENTS[args.replacements]}, real ChnSentiCorp train reviews). "
              "*spread*: std of the last hidden state over positions (mean over features); *emb grad*: mean |grad| "
              "of the word embeddings.", ""]
     for name, rows in results.items():
@@ -159,16 +178,19 @@ def main(argv: list[str] | None = None) -> int:
         lines += ["", f"Last 50 steps: accuracy {100 * _tail(rows, 'accuracy'):.1f} % against a prior of "
                       f"{100 * _tail(rows, 'prior'):.1f} %.", ""]
     escapes = {name: _escape_step(rows) for name, rows in results.items()}
-    lines += ["Both frameworks first collapse the same way: the loss falls to the prior's by making every "
+    subject = "Both frameworks first collapse the same way" if len(results) > 1 else "The discriminator first collapses"
+    lines += [subject + ": the loss falls to the prior's by making every "
               "position's output alike (spread ~0.8 → ~0.2), almost no gradient reaches the token embeddings and "
-              "accuracy sits at the prior. The plateau is a transient on this task: "
+              "accuracy sits at the prior. "
+              + ("The plateau is a transient on this task: " if all(v is not None for v in escapes.values())
+                 else f"Within {args.steps} steps: ")
               + "; ".join(f"{name} leaves it at step {step}" if step is not None else f"{name} stays on it"
                           for name, step in escapes.items())
               + " (first step whose 20-step mean accuracy is 5 points above the prior). A discriminator that "
               "learns next to a generator faces harder replacements than uniform ones as soon as the generator "
-              "learns; in the 2000-step pretraining of docs/pretraining-helps.md it never left the plateau.", ""]
+              "learns (docs/pretraining-helps.md).", ""]
     Path(args.doc).write_text("\n".join(lines), encoding="utf-8")
-    print(DOC.read_text(encoding="utf-8"))
+    print(Path(args.doc).read_text(encoding="utf-8"))
     return 0
 
 
