@@ -180,7 +180,7 @@ def collect(work: Path) -> dict:
     spread = {arm: work / sub for arm, sub in (("pretrained", "pretrain/discriminator"),
                                                 ("random", "random/discriminator"))}
     if all((d / "model_state.pdparams").is_file() for d in spread.values()):
-        record["position_spread"] = {arm: round(position_spread(d), 3) for arm, d in spread.items()}
+        record["position_spread"] = {arm: round(position_spread(d, work / "data"), 3) for arm, d in spread.items()}
     for path in sorted(results.glob("*.json")):
         entry = json.loads(path.read_text(encoding="utf-8"))
         if path.name == "pretrain.json":
@@ -205,19 +205,30 @@ def collect(work: Path) -> dict:
     return record
 
 
-def position_spread(model_dir: Path) -> float:
-    """Std over positions of the last hidden state (mean over features) on random ids: ~0.8 for a fresh model,
-    falling as the representation collapses (every position alike)."""
+def position_spread(model_dir: Path, task_root: Path | None = None) -> float:
+    """Std over positions of the last hidden state (mean over features): ~0.8 for a fresh model, falling as the
+    representation collapses (every position alike). On the first 8 ChnSentiCorp training reviews when
+    ``task_root`` is given (training text, never dev/test), else on random ids."""
     import numpy as np
     import paddle
 
     from paddle_electra.modeling.load import load_model
+    from paddle_electra.tokenizer import load_tokenizer
 
     model, _ = load_model(model_dir, head="discriminator")
     model.eval()
-    ids = paddle.to_tensor(np.random.default_rng(0).integers(106, 21128, (4, 32)).astype("int64"))
+    if task_root is None:
+        ids = np.random.default_rng(0).integers(106, 21128, (4, 32)).astype("int64")
+    else:
+        from paddle_electra.tasks import load_split
+
+        tokenizer = load_tokenizer(model_dir)
+        rows = load_split("chnsenticorp", task_root, "train").examples[:8]
+        ids = np.array([tokenizer(r.text_a, max_length=32, truncation=True, padding="max_length")["input_ids"]
+                        for r in rows], dtype="int64")
+    ids = paddle.to_tensor(ids)
     with paddle.no_grad():
-        hidden = model.electra(ids, paddle.zeros_like(ids), None, paddle.ones_like(ids))
+        hidden = model.electra(ids, paddle.zeros_like(ids), None, (ids != 0).astype("int64"))
     return float(hidden.numpy().std(axis=1).mean())
 
 
@@ -241,14 +252,14 @@ def _curve_summary(path: Path, parts: int = 10) -> list[dict]:
 
 
 def plateau_exit(path: Path, window: int = 10, margin: float = 0.02) -> int | None:
-    """The first logged step from which the discriminator's accuracy, averaged over ``window`` log lines, stays
-    ``margin`` above always answering "original" to the end of the run; None if it never does."""
+    """The end of the first ``window`` of log lines from which the discriminator's accuracy, averaged over each
+    window, stays ``margin`` above always answering "original" to the end of the run; None if it never does."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if '"disc_loss"' in line]
     above = []
     for end in range(window, len(rows) + 1):
         chunk = rows[end - window:end]
         gain = statistics.mean(r["disc_accuracy"] - (1 - r["replaced_share"]) for r in chunk)
-        above.append((chunk[0]["step"], gain > margin))
+        above.append((chunk[-1]["step"], gain > margin))
     exit_step = None
     for step, ok in above:
         if not ok:
@@ -336,9 +347,9 @@ SEED_TABLE = {"chnsenticorp": "test 94.3", "lcqmc": "test 85.9", "cmrc2018": "de
 EARLIER_RUNS = [
     "Run 1 (2000 steps, temperature 1, each document ending its example as in the original, so only 26 % of the "
     "tokens were text: most documents here are BQ Corpus pairs of ~25 characters) never left the plateau; its "
-    "discriminator's representation collapsed (spread over positions 0.31 against 0.80 fresh) and it fine-tuned "
-    "*worse* than random initialisation: ChnSentiCorp test 74.2 ± 1.5 vs 86.8 ± 0.3, LCQMC test 54.8 ± 0.1 vs "
-    "56.5 ± 0.1, CMRC 2018 dev F1 3.9 vs 7.1.",
+    "discriminator's representation collapsed (spread over positions on random ids 0.31 against 0.80 fresh) "
+    "and it fine-tuned *worse* than random initialisation: ChnSentiCorp test 74.2 ± 1.5 vs 86.8 ± 0.3, "
+    "LCQMC test 54.8 ± 0.1 vs 56.5 ± 0.1, CMRC 2018 dev F1 3.9 vs 7.1.",
     "Run 2 (4000 steps planned, temperature 1, packed: 98 % text) was stopped at step 1500 with 3 times run 1's "
     "text seen and the discriminator still on the plateau: steps 1350-1460 accuracy 88.2 % against 88.2 % for "
     "always answering \"original\", loss 0.356 against the prior's 0.364, generator MLM accuracy 18.3 %. It "
@@ -365,9 +376,9 @@ def explanation(record: dict) -> list[str]:
     """What the verdicts mean, from what the run measured."""
     spread = record.get("position_spread", {})
     pre = record.get("pretrain") or {}
-    text = [f"Spread of the discriminator's last hidden state over positions on random ids (a collapsed "
-            f"representation has every position alike): pretrained {spread.get('pretrained', '?')}, fresh "
-            f"initialisation {spread.get('random', '?')}."]
+    text = [f"Spread of the discriminator's last hidden state over the positions of 8 ChnSentiCorp training "
+            f"reviews (a collapsed representation has every position alike): pretrained "
+            f"{spread.get('pretrained', '?')}, fresh initialisation {spread.get('random', '?')}."]
     if record.get("plateau_exit_step") is None:
         text.append("The discriminator stayed on the plateau where it answers the prior, so pretraining had "
                     "nothing to pass on at this budget (HFL's ELECTRA-small saw about 4000 times the tokens).")
