@@ -366,6 +366,25 @@ def test_output_dir_guards(tmp_path, tiny_pair, corpus):
         run_pretraining_quiet(tiny_pair["root"], corpus, 1, tmp_path / "other", learning_rte=1.0)
 
 
+def test_a_run_of_mostly_padding_says_so_and_packing_fills_it(tmp_path, tiny_pair, caplog):
+    chars = _vocab_chars()
+    corpus = tmp_path / "short"
+    corpus.mkdir()
+    (corpus / "q.txt").write_text("\n".join(chars[i % 30] + chars[(i + 7) % 30] for i in range(300)) + "\n",
+                                  encoding="utf-8")
+    with caplog.at_level("WARNING", logger="paddle_electra.pretraining"):
+        plain = run_pretraining_quiet(tiny_pair["root"], corpus, 2, tmp_path / "plain")
+    assert plain["last"]["real_token_share"] == pytest.approx(4 / 32)  # [CLS] 2 tokens [SEP] of 32
+    assert [r for r in caplog.records if "--pack-documents" in r.getMessage()]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="paddle_electra.pretraining"):
+        packed = run_pretraining_quiet(tiny_pair["root"], corpus, 2, tmp_path / "packed", pack_documents=True)
+    assert packed["last"]["real_token_share"] > 0.9
+    assert not [r for r in caplog.records if "--pack-documents" in r.getMessage()]
+    with pytest.raises(ConfigError, match="different pack_documents"):
+        run_pretraining_quiet(tiny_pair["root"], corpus, 3, tmp_path / "packed")
+
+
 def test_cli_pretrain_runs_resumes_and_exports(tmp_path, tiny_pair, corpus, capsys):
     import paddle
 
