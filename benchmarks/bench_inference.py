@@ -48,7 +48,8 @@ sys.path.insert(0, str(REPO))
 
 INFERENCE = ("ours-eager", "ours-default", "ours-inference", "paddlenlp-eager", "hf-torch", "onnxruntime",
              "onnxruntime-fused")
-TRAINING = ("ours-train", "ours-fused-train", "hf-torch-train", "paddlenlp-train")
+TRAINING = ("ours-train", "ours-fused-train", "hf-torch-train", "paddlenlp-train", "ours-bf16-train",
+            "hf-torch-bf16-train")
 # what each setting of the fast path is worth (ELECTRA-small only)
 ABLATION = ("ours-inference", "ours-inference-mkl", "ours-inference-noir", "ours-eager", "ours-eager-notune")
 LABELS = {
@@ -66,6 +67,8 @@ LABELS = {
     "ours-fused-train": "paddle-electra fused CPU kernels (training default on CPU)",
     "hf-torch-train": "HF transformers PyTorch eager",
     "paddlenlp-train": "stock PaddleNLP eager",
+    "ours-bf16-train": "paddle-electra, Paddle eager under bf16 autocast (O1)",
+    "hf-torch-bf16-train": "HF transformers PyTorch eager under bf16 autocast",
 }
 DEFAULT_CELLS = {"small": "1x128,1x512,32x128,32x512", "base": "1x128,1x512,32x128"}
 NUM_LABELS = 2
@@ -250,7 +253,9 @@ def _inference_runner(framework: str, model: str, threads: int, workdir: Path):
 
 def _train_runner(framework: str, model: str):
     """``make(batch, seq) -> fn()`` running one fine-tuning step (forward, backward, AdamW)."""
-    if framework in ("ours-train", "ours-fused-train", "paddlenlp-train"):
+    if framework in ("ours-train", "ours-fused-train", "paddlenlp-train", "ours-bf16-train"):
+        import contextlib
+
         import paddle
         import paddle.nn.functional as F
 
@@ -261,32 +266,38 @@ def _train_runner(framework: str, model: str):
             if not fuse_encoder(net):
                 raise SystemExit(f"fused kernels unavailable: {unavailable_reason()}")
         opt = paddle.optimizer.AdamW(learning_rate=1e-4, parameters=net.parameters(), weight_decay=0.01)
+        bf16 = framework == "ours-bf16-train"
 
         def make(batch, seq):
             ids, types, mask = (paddle.to_tensor(x) for x in _inputs(batch, seq))
             labels = paddle.to_tensor((_inputs(batch, 1)[0][:, 0] % NUM_LABELS).astype("int64"))
 
             def fn():
-                logits = net(input_ids=ids, token_type_ids=types, attention_mask=mask)
-                loss = F.cross_entropy(logits, labels)
+                with paddle.amp.auto_cast(dtype="bfloat16", level="O1") if bf16 else contextlib.nullcontext():
+                    logits = net(input_ids=ids, token_type_ids=types, attention_mask=mask)
+                loss = F.cross_entropy(logits.astype("float32"), labels)
                 loss.backward()
                 opt.step()
                 opt.clear_grad()
                 return float(loss)
             return fn
         return make
-    if framework == "hf-torch-train":
+    if framework in ("hf-torch-train", "hf-torch-bf16-train"):
+        import contextlib
+
         import torch
 
         net = _hf_model(model, train=True)
         opt = torch.optim.AdamW(net.parameters(), lr=1e-4, weight_decay=0.01)
+        bf16 = framework == "hf-torch-bf16-train"
 
         def make(batch, seq):
             ids, types, mask = (torch.from_numpy(x) for x in _inputs(batch, seq))
             labels = torch.from_numpy((_inputs(batch, 1)[0][:, 0] % NUM_LABELS).astype("int64"))
 
             def fn():
-                loss = net(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=labels).loss
+                with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
+                    loss = net(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=labels).loss
                 loss.backward()
                 opt.step()
                 opt.zero_grad(set_to_none=True)
