@@ -13,7 +13,7 @@ instead of through tfrecords:
 
 ``pack_documents`` drops the document boundary (RoBERTa's "full sentences"): examples are filled to
 ``max_seq_length`` across documents. For corpora of short documents (a question, a review, a pair per line) the
-original's rule leaves most of every example as padding: on the training text of ../shared/data (mostly
+original's rule leaves most of every example as padding: on the tasks' released training text (mostly
 BQ Corpus pairs of ~25 characters) 26 % of the tokens were real, 98 % with packing.
 
 What a "sentence" and a "document" are depends on ``doc_format``:
