@@ -136,21 +136,16 @@ def test_real_hfl_conversion_names_the_missing_data_shard(tmp_path, capsys):
 def test_pretraining_packs_real_short_documents(tmp_path):
     """BQ Corpus pairs, one per line as pretraining text: the original's rule leaves most of each example as padding;
     --pack-documents fills it. HFL's real vocab."""
-    from paddlenlp.transformers import ElectraTokenizer
-
     from paddle_electra.pretraining.data import TextStream
-    from paddle_electra.pretraining.masking import SpecialIds
+    from paddle_electra.pretraining.run import text_encoder
 
     with open(DATA / "bq_corpus" / "train.csv", encoding="utf-8-sig", newline="") as handle:
         pairs = [f"{r['sentence1']} {r['sentence2']}" for r, _ in zip(csv.DictReader(handle), range(3000))]
     (tmp_path / "bq.txt").write_text("\n".join(" ".join(p.split()) for p in pairs) + "\n", encoding="utf-8")
-    vocab = DATA / "hfl" / "chinese_electra_small" / "vocab.txt"
-    tokenizer = ElectraTokenizer(vocab_file=str(vocab), do_lower_case=True)
-    ids = {line: i for i, line in enumerate(vocab.read_text(encoding="utf-8").splitlines())}
+    encode, special = text_encoder(DATA / "hfl" / "chinese_electra_small" / "vocab.txt")  # as pretraining encodes
 
     def share(pack: bool) -> float:
-        stream = TextStream([tmp_path / "bq.txt"], lambda t: tokenizer.convert_tokens_to_ids(tokenizer.tokenize(t)),
-                            SpecialIds.from_vocab(ids), 128, shuffle_buffer=100, pack_documents=pack)
+        stream = TextStream([tmp_path / "bq.txt"], encode, special, 128, shuffle_buffer=100, pack_documents=pack)
         return float(np.mean([stream.next_batch(32)["input_mask"].mean() for _ in range(20)]))
 
     assert share(False) < 0.3  # pairs of ~25 characters in 128-token examples

@@ -19,6 +19,7 @@ import pickle
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -395,17 +396,22 @@ def _prepare_output(out: Path, settings: PretrainSettings, record: dict[str, Any
     return record["run_id"]
 
 
-def _batches(files: list[Path], init: InitSpec, settings: PretrainSettings) -> BatchSequence:
-    """The masked batches: the corpus streamed in documents, packed to max_seq_length, masked per step."""
+def text_encoder(vocab_file: Path) -> tuple[Callable[[str], list[int]], SpecialIds]:
+    """How pretraining turns corpus text into ids (HFL's lower-casing WordPiece) and its special ids."""
     from paddlenlp.transformers import ElectraTokenizer
 
-    tokenizer = ElectraTokenizer(vocab_file=str(init.vocab), do_lower_case=True)
-    vocab = {line.rstrip("\n"): i for i, line in enumerate(init.vocab.read_text(encoding="utf-8").splitlines())}
-    special = SpecialIds.from_vocab(vocab)
+    tokenizer = ElectraTokenizer(vocab_file=str(vocab_file), do_lower_case=True)
+    vocab = {line.rstrip("\n"): i for i, line in enumerate(Path(vocab_file).read_text(encoding="utf-8").splitlines())}
 
     def encode(text: str) -> list[int]:
         return tokenizer.convert_tokens_to_ids(tokenizer.tokenize(text))
 
+    return encode, SpecialIds.from_vocab(vocab)
+
+
+def _batches(files: list[Path], init: InitSpec, settings: PretrainSettings) -> BatchSequence:
+    """The masked batches: the corpus streamed in documents, packed to max_seq_length, masked per step."""
+    encode, special = text_encoder(init.vocab)
     stream = TextStream(files, encode, special, settings.max_seq_length, settings.seed, settings.doc_format,
                         settings.shuffle_buffer, settings.pack_documents)
     return BatchSequence(stream, settings.batch_size, settings.steps * settings.grad_accumulation,
