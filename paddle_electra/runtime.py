@@ -116,7 +116,7 @@ def tuned_threads() -> int | None:
     return _tuned
 
 
-def select_device(device: str = "auto", amp: bool = False) -> str:
+def select_device(device: str = "auto", amp: bool = False, bf16: bool = False) -> str:
     """Set Paddle's device ("auto": the GPU when there is one) and, on CPU, tune it; returns "cpu" or "gpu"."""
     import paddle
 
@@ -131,6 +131,8 @@ def select_device(device: str = "auto", amp: bool = False) -> str:
                           "use --device cpu, or install paddle-electra[gpu] on a machine with a GPU")
     if amp and device == "cpu":
         raise ConfigError("--amp (float16) needs a GPU; drop --amp on CPU")
+    if bf16 and device == "gpu":
+        raise ConfigError("--bf16 is the fused CPU kernels' mode; on a GPU use --amp (float16), or --device cpu")
     paddle.set_device(device)
     if device == "cpu":
         tune_cpu()  # all cores for Paddle's BLAS (its default is one thread), AVX2 GEMM kernels on AMD

@@ -38,7 +38,7 @@ def _grads(out, inputs, cotangent):
 @pytest.mark.parametrize("with_gelu", [False, True])
 def test_linear_matches_paddle(ops, with_gelu):
     x, w, b = _param(3, 7, 24), _param(24, 40, scale=0.2), _param(40)
-    fused_out = ops.pe_linear_gelu(x, w, b)[0] if with_gelu else ops.pe_linear(x, w, b)
+    fused_out = ops.pe_linear_gelu(x, w, b, False)[0] if with_gelu else ops.pe_linear(x, w, b, False)
     ref = F.linear(x, w, b)
     ref = F.gelu(ref) if with_gelu else ref
     assert fused_out.shape == [3, 7, 40]
@@ -77,7 +77,7 @@ def test_attention_matches_paddle(ops, mask_shape):
     rng = np.random.default_rng(3)
     shape = {"keys": [batch, 1, 1, seq], "rows": [batch, 1, seq, seq], "heads": [batch, heads, seq, seq]}[mask_shape]
     mask = paddle.to_tensor(np.where(rng.random(shape) < 0.3, -1e4, 0.0).astype("float32"))
-    ctx, probs = ops.pe_attention(q, k, v, mask, heads, dim ** -0.5, 0.0, 0)
+    ctx, probs = ops.pe_attention(q, k, v, mask, heads, dim ** -0.5, 0.0, 0, False)
     ref = _reference_attention(q, k, v, mask, heads)
     assert probs.shape == [batch, heads, seq, seq]
     np.testing.assert_allclose(probs.numpy().sum(-1), 1.0, atol=1e-5)
@@ -115,9 +115,9 @@ def test_attention_dropout_gradient_matches_its_forward(ops):
     g = _param(batch, seq, heads * dim)
 
     def loss(q_, k_, v_):
-        return float((ops.pe_attention(q_, k_, v_, mask, heads, dim ** -0.5, 0.3, 99)[0] * g).sum())
+        return float((ops.pe_attention(q_, k_, v_, mask, heads, dim ** -0.5, 0.3, 99, False)[0] * g).sum())
 
-    ctx = ops.pe_attention(q, k, v, mask, heads, dim ** -0.5, 0.3, 99)[0]
+    ctx = ops.pe_attention(q, k, v, mask, heads, dim ** -0.5, 0.3, 99, False)[0]
     grads = _grads(ctx, [q, k, v], g)
     direction = paddle.to_tensor(np.random.default_rng(5).standard_normal(q.shape).astype("float32"))
     eps = 1e-2
@@ -301,3 +301,113 @@ def test_the_kernels_follow_the_tuned_thread_count(ops):
             assert ops._library.pe_threads() == count
     finally:
         tune_cpu(default_threads())
+
+
+# ------------------------------------------------------------------------------------------ bf16 GEMMs
+needs_bf16 = pytest.mark.skipif(fused.available() and build.bf16_unavailable_reason() is not None,
+                                reason=f"bf16 GEMMs unavailable: {build.bf16_unavailable_reason()}")
+
+
+def _bf16(values) -> np.ndarray:
+    """float32 -> the nearest bfloat16 (ties to even), as float32: what the kernels hand their GEMMs."""
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16).astype(np.uint32).view(np.float32)
+    return np.where(np.isnan(values), np.float32("nan"), rounded).astype(np.float32)
+
+
+@needs_bf16
+def test_bf16_gemm_operands_round_to_nearest_even(ops):
+    """x @ I in bf16 mode returns x rounded to bfloat16, ties to even (17 values: the vector loop and its tail)."""
+    one_ulp = 2.0 ** -7  # bfloat16's spacing just above 1.0
+    x = np.array([[1 + one_ulp / 2, 1 + 3 * one_ulp / 2, 1 + one_ulp / 4, -(1 + 3 * one_ulp / 4),
+                   3.14159265, 1e-3, 65504.0, -0.0] * 2 + [1 + 3 * one_ulp / 2]], dtype="float32")
+    out = ops.pe_linear(paddle.to_tensor(x), paddle.eye(17), paddle.zeros([17]), True).numpy()
+    want = np.array([1.0, 1 + 2 * one_ulp, 1.0, -(1 + one_ulp), 3.140625, 0.00099945068359375, 65536.0, 0.0] * 2
+                    + [1 + 2 * one_ulp], dtype="float32")
+    np.testing.assert_array_equal(out[0], want)
+    np.testing.assert_array_equal(_bf16(x), out)  # the test's own rounding agrees
+
+
+@needs_bf16
+def test_bf16_linear_is_float32_maths_on_rounded_operands(ops):
+    x, w, b = _param(3, 7, 24), _param(24, 40, scale=0.2), _param(40)
+    g = _param(3, 7, 40)
+    out = ops.pe_linear(x, w, b, True)
+    dx, dw, db = _grads(out, [x, w, b], g)
+    rx, rw, rg = (paddle.to_tensor(_bf16(t.numpy())) for t in (x, w, g))
+    assert _max_diff(out, F.linear(rx, rw, b)) < TOL
+    assert _max_diff(dx, paddle.matmul(rg, rw, transpose_y=True)) < TOL
+    assert _max_diff(dw, paddle.matmul(rx.reshape([-1, 24]), rg.reshape([-1, 40]), transpose_x=True)) < TOL * 10
+    assert _max_diff(db, g.sum([0, 1])) < TOL  # the bias gradient is not rounded
+    # and bf16's error against the float32 op is what 8 mantissa bits give, no more
+    exact = F.linear(x, w, b)
+    assert 1e-4 < _max_diff(out, exact) < 2e-2 * float(exact.abs().max())
+
+
+@needs_bf16
+def test_bf16_linear_gelu_and_attention_stay_within_bfloat16_error(ops):
+    x, w, b = _param(4, 6, 32), _param(32, 48, scale=0.2), _param(48)
+    g = _param(4, 6, 48)
+    got = ops.pe_linear_gelu(x, w, b, True)[0]
+    want = F.gelu(F.linear(x, w, b))
+    assert _max_diff(got, want) < 2e-2 * float(want.abs().max())
+    for have, exact in zip(_grads(got, [x, w, b], g), _grads(want, [x, w, b], g)):
+        assert _max_diff(have, exact) < 2e-2 * float(exact.abs().max())
+
+    batch, seq, heads, dim = 2, 9, 4, 8
+    q, k, v = (_param(batch, seq, heads * dim) for _ in range(3))
+    mask = paddle.to_tensor(np.where(np.random.default_rng(3).random([batch, 1, 1, seq]) < 0.3, -1e4, 0.0)
+                            .astype("float32"))
+    ctx = ops.pe_attention(q, k, v, mask, heads, dim ** -0.5, 0.0, 0, True)[0]
+    rounded = _reference_attention(*(paddle.to_tensor(_bf16(t.numpy())) for t in (q, k, v)), mask, heads)
+    exact = _reference_attention(q, k, v, mask, heads)
+    assert _max_diff(ctx, rounded) < 2e-2  # the softmax's probabilities are rounded too before P V
+    assert _max_diff(ctx, exact) < 5e-2
+    gc = _param(batch, seq, heads * dim)
+    for have, want in zip(_grads(ctx, [q, k, v], gc), _grads(exact, [q, k, v], gc)):
+        assert _max_diff(have, want) < 3e-2 * float(want.abs().max())
+
+
+@needs_bf16
+def test_bf16_model_trains_like_float32_and_survives_unfused():
+    model = _tiny_classifier()
+    model.train()
+    ids, labels = _batch()
+    loss, grads = _loss_and_grads(model, ids, labels)
+    hidden = model.electra(input_ids=ids)
+    fused.fuse_for_training(model, bf16=True)
+    assert fused.bf16_gemms(model)
+    # bfloat16 rounding shows in the encoder's output, at bfloat16's scale (8 mantissa bits)
+    assert 1e-6 < _max_diff(model.electra(input_ids=ids), hidden) < 1e-2 * float(hidden.abs().max())
+    bf16_loss, bf16_grads = _loss_and_grads(model, ids, labels)
+    assert abs(bf16_loss - loss) < 1e-3 * abs(loss)
+    for name, grad in grads.items():
+        assert np.abs(bf16_grads[name] - grad).max() < 5e-2 * max(1e-3, float(np.abs(grad).max())), name
+    with fused.unfused(model):
+        assert not fused.bf16_gemms(model)
+    assert fused.bf16_gemms(model)  # the export block restores the mode it found
+    assert _loss_and_grads(model, ids, labels)[0] == bf16_loss
+
+
+def test_bf16_is_refused_where_it_would_not_run(monkeypatch):
+    from paddle_electra.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="drop --no-fused-kernels"):
+        fused.fuse_for_training(_tiny_classifier(), enabled=False, bf16=True)
+    with pytest.raises(ConfigError, match="without --amp"):
+        fused.fuse_for_training(_tiny_classifier(), amp=True, bf16=True)
+    monkeypatch.setattr("paddle_electra.runtime._cpuinfo", lambda field: "fpu sse2 avx2 avx512f")
+    assert "no bfloat16 instructions" in build._load_bf16_gemm(None)
+    monkeypatch.setattr(build, "_bf16_reason", "this CPU has no bfloat16 instructions")
+    model = _tiny_classifier()
+    with pytest.raises(ConfigError, match="bf16 GEMMs are unavailable: this CPU has no bfloat16"):
+        fused.fuse_for_training(model, bf16=True)
+    assert not fused.bf16_gemms(model)
+
+
+def test_bf16_hparam_reaches_the_loop():
+    from paddle_electra.finetune.settings import FinetuneSettings, loop_config
+
+    settings = FinetuneSettings(task="chnsenticorp", learning_rate=1e-4, layerwise_lr_decay=0.8,
+                                num_train_epochs=1, max_seq_length=32, bf16=True)
+    assert loop_config(settings).bf16 is True

@@ -99,7 +99,7 @@ def run_identity(spec, data_dir: str | Path, model_dir: Path, settings: Finetune
 
 
 def _run(spec, data_dir, model_dir: Path, out: Path, settings: FinetuneSettings) -> dict[str, dict[str, float]]:
-    device = select_device(settings.device, settings.amp)
+    device = select_device(settings.device, settings.amp, settings.bf16)
     log.info("%s on %s (%s): lr %g, layerwise decay %g, %g epochs, batch %d, max_seq_length %d -> %s",
              spec.name, model_dir.name, device, settings.learning_rate, settings.layerwise_lr_decay,
              settings.num_train_epochs, settings.train_batch_size, settings.max_seq_length, out)

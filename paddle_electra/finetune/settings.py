@@ -47,7 +47,7 @@ SEED_KEYS: dict[str, str | None] = {
 # Our additions, usable in the same JSON or as CLI flags.
 EXTRA_KEYS = {"seed", "amp", "grad_accumulation", "head", "device", "output_dir", "resume", "log_every_steps",
               "loss_reduction", "seed_schedule", "shuffle", "dropout", "head_init", "fast_eval",
-              "fused_kernels"}
+              "fused_kernels", "bf16"}
 
 
 @dataclass
@@ -88,6 +88,7 @@ class FinetuneSettings:
     head_init: str | None = None  # .npz/.pdparams with the task head's initial tensors
     fast_eval: bool = True  # dev/test scoring through the exported runtime (eager if it cannot be used)
     fused_kernels: bool = True  # CPU training on paddle_electra.ops' fused kernels (Paddle's ops if unavailable)
+    bf16: bool = False  # CPU: the fused kernels' GEMMs on bfloat16 operands (AVX-512 BF16), float32 elsewhere
     model_size: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -178,7 +179,7 @@ _SCHEMA: dict[str, tuple[Any, float | None, float | None, bool]] = {
     "head": (("seed", "paddlenlp"), None, None, False), "device": (("auto", "cpu", "gpu"), None, None, False),
     "loss_reduction": (("sum", "mean"), None, None, False), "seed_schedule": (("tpu", "gpu"), None, None, False),
     "shuffle": ("bool", None, None, False), "fast_eval": ("bool", None, None, False),
-    "fused_kernels": ("bool", None, None, False),
+    "fused_kernels": ("bool", None, None, False), "bf16": ("bool", None, None, False),
 }
 
 
@@ -227,7 +228,7 @@ def loop_config(settings: FinetuneSettings) -> LoopConfig:
     return LoopConfig(epochs=settings.num_train_epochs, seed=settings.seed, save_every_steps=settings.save_every_steps,
                       log_every_steps=settings.log_every_steps, grad_accumulation=settings.grad_accumulation,
                       amp=settings.amp, recipe=recipe, loss_reduction=settings.loss_reduction,
-                      fused_kernels=settings.fused_kernels)
+                      fused_kernels=settings.fused_kernels, bf16=settings.bf16)
 
 
 def model_overrides(settings: FinetuneSettings) -> dict[str, Any]:

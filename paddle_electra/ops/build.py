@@ -38,6 +38,7 @@ LD_FLAGS = ["-l:libiomp5.so", "-ldl"]
 _loaded: ModuleType | None = None
 _reason: str | None = None
 _threads: int | None = None  # what the kernels were last told
+_bf16_reason: str | None = "not loaded"
 
 
 def openblas_libraries() -> list[str]:
@@ -189,12 +190,42 @@ def _build_and_bind() -> ModuleType:
     candidates = openblas_libraries()
     if not any(library.pe_load_blas(path.encode()) == 0 for path in candidates):
         raise OSError(f"no cblas sgemm in {', '.join(candidates)}")
+    global _bf16_reason
+    _bf16_reason = _load_bf16_gemm(library)
     from ..runtime import tune_cpu
 
     tune_cpu()  # the process's thread count (PADDLE_ELECTRA_THREADS, the starting OMP_NUM_THREADS, the cores)
     module._library = library  # type: ignore[attr-defined]
     sync_threads(module)
     return module
+
+
+def onednn_libraries() -> list[str]:
+    """Paddle's own oneDNN (``paddle/libs/libdnnl.so*``), whose bf16 GEMM the kernels' bf16 mode calls."""
+    import paddle
+
+    return sorted(glob.glob(os.path.join(os.path.dirname(paddle.__file__), "libs", "libdnnl.so*")))
+
+
+def _load_bf16_gemm(library: Any) -> str | None:
+    from ..runtime import _cpuinfo
+
+    flags = _cpuinfo("flags").split()
+    if "avx512_bf16" not in flags and "amx_bf16" not in flags:
+        return "this CPU has no bfloat16 instructions (avx512_bf16 / amx_bf16 in /proc/cpuinfo)"
+    candidates = onednn_libraries()
+    if not candidates:
+        return "Paddle ships no oneDNN (paddle/libs/libdnnl.so*)"
+    if not any(library.pe_load_dnnl(path.encode()) == 0 for path in candidates):
+        return f"no dnnl_gemm_bf16bf16f32 in {', '.join(candidates)}"
+    return None
+
+
+def bf16_unavailable_reason() -> str | None:
+    """Why the kernels cannot run their GEMMs in bfloat16 here (None when they can)."""
+    if load() is None:
+        return f"the fused kernels are unavailable ({_reason})"
+    return _bf16_reason
 
 
 def sync_threads(module: ModuleType) -> None:

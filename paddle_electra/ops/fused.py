@@ -6,6 +6,10 @@ ops); state dicts, checkpoints and exports are unchanged. A call the kernels do 
 a cache, attention weights asked for, an activation other than GELU/erf) runs the layer's own forward.
 Dropout draws its seed from Paddle's generator, so ``paddle.seed`` makes a run repeatable (the masks differ from
 Paddle's own dropout, as two dropout implementations do).
+
+``fuse_encoder(model, bf16_gemms=True)`` (training's ``--bf16``) runs the layers' GEMMs on bfloat16 copies of
+their operands with float32 accumulation -- what torch's CPU bf16 autocast rounds -- while weights, gradients,
+optimizer state and every element-wise op stay float32 (docs/benchmarks-bf16-training.md).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from . import build
 log = logging.getLogger(__name__)
 
 _FUSED_ATTR = "_paddle_electra_fused"
+_BF16_ATTR = "_paddle_electra_bf16_gemms"
 
 
 def available() -> bool:
@@ -86,25 +91,26 @@ def fused_layer_forward(layer: Any, src: Any, src_mask: Any = None, cache: Any =
     if ops is None or cache is not None or output_attentions or not _fusable_input(layer, src):
         return type(layer).forward(layer, src, src_mask, cache, output_attentions)
     build.sync_threads(ops)
+    bf16 = bool(getattr(layer, _BF16_ATTR, False))
     attn = layer.self_attn
     training = layer.training
     batch, seq = src.shape[0], src.shape[1]
     mask = _additive_mask(src_mask, batch, seq, src.dtype)
     src = src.contiguous()
-    q = ops.pe_linear(src, attn.q_proj.weight, attn.q_proj.bias)
-    k = ops.pe_linear(src, attn.k_proj.weight, attn.k_proj.bias)
-    v = ops.pe_linear(src, attn.v_proj.weight, attn.v_proj.bias)
+    q = ops.pe_linear(src, attn.q_proj.weight, attn.q_proj.bias, bf16)
+    k = ops.pe_linear(src, attn.k_proj.weight, attn.k_proj.bias, bf16)
+    v = ops.pe_linear(src, attn.v_proj.weight, attn.v_proj.bias, bf16)
     attn_p = _dropout_p(attn.dropout, training)
     context, _ = ops.pe_attention(q, k, v, mask, attn.num_heads, attn.head_dim ** -0.5, attn_p,
-                                  _seed() if attn_p else 0)
-    out = ops.pe_linear(context, attn.out_proj.weight, attn.out_proj.bias)
+                                  _seed() if attn_p else 0, bf16)
+    out = ops.pe_linear(context, attn.out_proj.weight, attn.out_proj.bias, bf16)
     hidden_p = _dropout_p(layer.dropout1.p, training)
     hidden, _, _ = ops.pe_add_norm(out, src, layer.norm1.weight, layer.norm1.bias, layer.norm1._epsilon,
                                    hidden_p, _seed() if hidden_p else 0)
-    inner, _ = ops.pe_linear_gelu(hidden, layer.linear1.weight, layer.linear1.bias)
+    inner, _ = ops.pe_linear_gelu(hidden, layer.linear1.weight, layer.linear1.bias, bf16)
     if _dropout_p(layer.dropout.p, training):
         inner = layer.dropout(inner)
-    out = ops.pe_linear(inner, layer.linear2.weight, layer.linear2.bias)
+    out = ops.pe_linear(inner, layer.linear2.weight, layer.linear2.bias, bf16)
     hidden_p = _dropout_p(layer.dropout2.p, training)
     result, _, _ = ops.pe_add_norm(out, hidden, layer.norm2.weight, layer.norm2.bias, layer.norm2._epsilon,
                                    hidden_p, _seed() if hidden_p else 0)
@@ -132,22 +138,38 @@ def pair_scores(start: Any, end: Any, weight: Any, bias: Any) -> Any:
     return ops.pe_pair_score(start.contiguous(), end.contiguous(), weight.reshape([-1]), bias.reshape([-1]))
 
 
-def fuse_encoder(model: Any) -> int:
-    """Run every eligible encoder layer of ``model`` on the fused kernels; returns how many (0 when unavailable)."""
+def fuse_encoder(model: Any, bf16_gemms: bool = False) -> int:
+    """Run every eligible encoder layer of ``model`` on the fused kernels; returns how many (0 when unavailable).
+
+    ``bf16_gemms``: the layers' GEMMs take bfloat16 copies of their operands and accumulate in float32 (~2x the
+    GEMM rate on AVX-512 BF16); refused with the reason where this machine cannot run them."""
     if not available():
         return 0
+    if bf16_gemms and build.bf16_unavailable_reason():
+        from ..errors import ConfigError
+
+        raise ConfigError(f"bf16 GEMMs are unavailable: {build.bf16_unavailable_reason()}; train in float32 "
+                          "(drop bf16)")
     count = 0
     for layer in model.sublayers(include_self=True):
         if hasattr(layer, "pair_scorer") and layer.pair_scorer is None:  # the seed's QA head (modeling/heads.py)
             layer.pair_scorer = pair_scores
         if getattr(layer, _FUSED_ATTR, False) or eligible_layer(layer) is not None:
+            if getattr(layer, _FUSED_ATTR, False):
+                setattr(layer, _BF16_ATTR, bf16_gemms)
             continue
         layer.forward = types.MethodType(fused_layer_forward, layer)
         setattr(layer, _FUSED_ATTR, True)
+        setattr(layer, _BF16_ATTR, bf16_gemms)
         count += 1
     if count:
-        log.debug("fused CPU kernels: %d encoder layers", count)
+        log.debug("fused CPU kernels: %d encoder layers%s", count, " (bf16 GEMMs)" if bf16_gemms else "")
     return count
+
+
+def bf16_gemms(model: Any) -> bool:
+    """Whether ``model``'s fused layers run their GEMMs in bfloat16."""
+    return any(getattr(layer, _BF16_ATTR, False) for layer in model.sublayers(include_self=True))
 
 
 def unfuse_encoder(model: Any) -> int:
@@ -161,6 +183,7 @@ def unfuse_encoder(model: Any) -> int:
         if getattr(layer, _FUSED_ATTR, False):
             del layer.forward
             setattr(layer, _FUSED_ATTR, False)
+            setattr(layer, _BF16_ATTR, False)
             count += 1
     return count
 
@@ -168,22 +191,43 @@ def unfuse_encoder(model: Any) -> int:
 @contextlib.contextmanager
 def unfused(model: Any) -> Iterator[Any]:
     """The model on Paddle's own ops for the block (export traces them), fused again afterwards."""
+    bf16 = bf16_gemms(model)
     count = unfuse_encoder(model)
     try:
         yield model
     finally:
         if count:
-            fuse_encoder(model)
+            fuse_encoder(model, bf16)
 
 
-def fuse_for_training(model: Any, enabled: bool = True, amp: bool = False) -> int:
-    """The training loops' call: fuse on CPU float32 runs (not AMP, not GPU), say once what was done and why."""
-    if not enabled or amp or not paddle.get_device().startswith("cpu"):
+def fuse_for_training(model: Any, enabled: bool = True, amp: bool = False, bf16: bool = False) -> int:
+    """The training loops' call: fuse on CPU float32 runs (not AMP, not GPU), say once what was done and why.
+
+    ``bf16`` (the kernels' bfloat16 GEMMs) is refused, naming the reason, wherever it would not run as asked."""
+    on_cpu = paddle.get_device().startswith("cpu")
+    if bf16:
+        from ..errors import ConfigError
+
+        if not on_cpu or amp:
+            raise ConfigError("bf16 is the fused CPU kernels' mode: train on the CPU without --amp, or drop --bf16")
+        if not enabled:
+            raise ConfigError("bf16 runs on the fused CPU kernels: drop --no-fused-kernels (fused_kernels=false) "
+                              "or --bf16")
+        if not available():
+            raise ConfigError(f"bf16 runs on the fused CPU kernels, which are unavailable here "
+                              f"({build.unavailable_reason()}); drop --bf16")
+    if not enabled or amp or not on_cpu:
         return 0
-    count = fuse_encoder(model)
+    count = fuse_encoder(model, bf16_gemms=bf16)
+    if bf16 and not bf16_gemms(model):
+        from ..errors import ConfigError
+
+        raise ConfigError("bf16: no encoder layer of this model runs on the fused kernels (see eligible_layer); "
+                          "drop --bf16")
     if count:
-        log.info("training on paddle-electra's fused CPU kernels (%d encoder layers; fused_kernels=false or "
-                 "PADDLE_ELECTRA_FUSED=0 for Paddle's own ops)", count)
+        log.info("training on paddle-electra's fused CPU kernels (%d encoder layers%s; fused_kernels=false or "
+                 "PADDLE_ELECTRA_FUSED=0 for Paddle's own ops)", count,
+                 ", bfloat16 GEMMs with float32 accumulation" if bf16 else "")
     elif build.unavailable_reason():
         log.info("training on Paddle's own ops: fused CPU kernels unavailable (%s)", build.unavailable_reason())
     return count

@@ -73,6 +73,7 @@ class PretrainSettings:
     grad_accumulation: int = 1
     amp: bool = False
     fused_kernels: bool = True  # CPU: encoder layers on paddle_electra.ops' fused kernels
+    bf16: bool = False  # CPU: the fused kernels' GEMMs on bfloat16 operands (AVX-512 BF16)
     device: str = "auto"
     resume: bool = True
     from_scratch: bool = False
@@ -455,7 +456,7 @@ def run_pretraining(model: str, text_dir: str, steps: int, output_dir: str, **op
 
     settings = _settings(steps, options)
     out = Path(output_dir).expanduser()
-    device = select_device(settings.device, settings.amp)
+    device = select_device(settings.device, settings.amp, settings.bf16)
     files = list_text_files(text_dir)
     init = resolve_init(model, settings, out)
     check_vocab(init.vocab, init.disc_sizes.vocab_size)
@@ -475,7 +476,7 @@ def run_pretraining(model: str, text_dir: str, steps: int, output_dir: str, **op
     loop = LoopConfig(epochs=1.0, seed=settings.seed, save_every_steps=settings.save_every_steps,
                       keep_checkpoints=settings.keep_checkpoints, log_every_steps=settings.log_every_steps,
                       grad_accumulation=settings.grad_accumulation, amp=settings.amp, recipe=recipe,
-                      fused_kernels=settings.fused_kernels)
+                      fused_kernels=settings.fused_kernels, bf16=settings.bf16)
     tokens_per_step = settings.batch_size * settings.grad_accumulation * settings.max_seq_length
     trainer = PretrainTrainer(net, batches, out, loop, tokens_per_step)
     log.info("pretraining %s on %s: %d files from %s, %d steps x %d x %d tokens, lr %g (warmup %d), "
