@@ -77,7 +77,7 @@ def test_attention_matches_paddle(ops, mask_shape):
     rng = np.random.default_rng(3)
     shape = {"keys": [batch, 1, 1, seq], "rows": [batch, 1, seq, seq], "heads": [batch, heads, seq, seq]}[mask_shape]
     mask = paddle.to_tensor(np.where(rng.random(shape) < 0.3, -1e4, 0.0).astype("float32"))
-    ctx, probs = ops.pe_attention(q, k, v, mask, heads, dim ** -0.5, 0.0, 0, False)
+    ctx, probs = ops.pe_attention(paddle.concat([q, k, v], axis=-1), mask, heads, dim ** -0.5, 0.0, 0, False)
     ref = _reference_attention(q, k, v, mask, heads)
     assert probs.shape == [batch, heads, seq, seq]
     np.testing.assert_allclose(probs.numpy().sum(-1), 1.0, atol=1e-5)
@@ -115,9 +115,10 @@ def test_attention_dropout_gradient_matches_its_forward(ops):
     g = _param(batch, seq, heads * dim)
 
     def loss(q_, k_, v_):
-        return float((ops.pe_attention(q_, k_, v_, mask, heads, dim ** -0.5, 0.3, 99, False)[0] * g).sum())
+        ctx_ = ops.pe_attention(paddle.concat([q_, k_, v_], axis=-1), mask, heads, dim ** -0.5, 0.3, 99, False)[0]
+        return float((ctx_ * g).sum())
 
-    ctx = ops.pe_attention(q, k, v, mask, heads, dim ** -0.5, 0.3, 99, False)[0]
+    ctx = ops.pe_attention(paddle.concat([q, k, v], axis=-1), mask, heads, dim ** -0.5, 0.3, 99, False)[0]
     grads = _grads(ctx, [q, k, v], g)
     direction = paddle.to_tensor(np.random.default_rng(5).standard_normal(q.shape).astype("float32"))
     eps = 1e-2
@@ -358,7 +359,7 @@ def test_bf16_linear_gelu_and_attention_stay_within_bfloat16_error(ops):
     q, k, v = (_param(batch, seq, heads * dim) for _ in range(3))
     mask = paddle.to_tensor(np.where(np.random.default_rng(3).random([batch, 1, 1, seq]) < 0.3, -1e4, 0.0)
                             .astype("float32"))
-    ctx = ops.pe_attention(q, k, v, mask, heads, dim ** -0.5, 0.0, 0, True)[0]
+    ctx = ops.pe_attention(paddle.concat([q, k, v], axis=-1), mask, heads, dim ** -0.5, 0.0, 0, True)[0]
     rounded = _reference_attention(*(paddle.to_tensor(_bf16(t.numpy())) for t in (q, k, v)), mask, heads)
     exact = _reference_attention(q, k, v, mask, heads)
     assert _max_diff(ctx, rounded) < 2e-2  # the softmax's probabilities are rounded too before P V

@@ -1,9 +1,10 @@
 """The encoder layer on the fused CPU kernels: same parameters, same maths, fewer and multi-threaded ops.
 
 :func:`fuse_encoder` swaps the forward of every post-LayerNorm ``nn.TransformerEncoderLayer`` in a model for
-:func:`fused_layer_forward` (5 GEMM ops, 1 attention op, 2 dropout+residual+LayerNorm ops instead of ~25 Paddle
-ops); state dicts, checkpoints and exports are unchanged. A call the kernels do not cover (not float32 on CPU,
-a cache, attention weights asked for, an activation other than GELU/erf) runs the layer's own forward.
+:func:`fused_layer_forward` (3 GEMM ops, Q, K and V as one; 1 attention op; 2 dropout+residual+LayerNorm ops;
+instead of ~25 Paddle ops); state dicts, checkpoints and exports are unchanged. A call the kernels do not cover
+(not float32 on CPU, a cache, attention weights asked for, an activation other than GELU/erf) runs the layer's own
+forward.
 Dropout draws its seed from Paddle's generator, so ``paddle.seed`` makes a run repeatable (the masks differ from
 Paddle's own dropout, as two dropout implementations do).
 
@@ -97,11 +98,11 @@ def fused_layer_forward(layer: Any, src: Any, src_mask: Any = None, cache: Any =
     batch, seq = src.shape[0], src.shape[1]
     mask = _additive_mask(src_mask, batch, seq, src.dtype)
     src = src.contiguous()
-    q = ops.pe_linear(src, attn.q_proj.weight, attn.q_proj.bias, bf16)
-    k = ops.pe_linear(src, attn.k_proj.weight, attn.k_proj.bias, bf16)
-    v = ops.pe_linear(src, attn.v_proj.weight, attn.v_proj.bias, bf16)
+    projections = (attn.q_proj, attn.k_proj, attn.v_proj)  # one GEMM, read in place by the attention op
+    qkv = ops.pe_linear(src, paddle.concat([proj.weight for proj in projections], axis=1),
+                        paddle.concat([proj.bias for proj in projections]), bf16)
     attn_p = _dropout_p(attn.dropout, training)
-    context, _ = ops.pe_attention(q, k, v, mask, attn.num_heads, attn.head_dim ** -0.5, attn_p,
+    context, _ = ops.pe_attention(qkv, mask, attn.num_heads, attn.head_dim ** -0.5, attn_p,
                                   _seed() if attn_p else 0, bf16)
     out = ops.pe_linear(context, attn.out_proj.weight, attn.out_proj.bias, bf16)
     hidden_p = _dropout_p(layer.dropout1.p, training)

@@ -311,6 +311,7 @@ std::vector<Tensor> linear_backward(const Tensor &x, const Tensor &w, const Tens
   uint16_t *xb = bf16 ? scratch(x_holder, m * k, x.place()) : nullptr;
   uint16_t *wb = bf16 ? scratch(w_holder, k * n, w.place()) : nullptr;
   uint16_t *dzb = bf16 ? scratch(dz_holder, m * n, x.place()) : nullptr;
+  std::vector<float> db_partial((size_t)omp_get_max_threads() * n, 0.0f);  // per thread, over its rows
   SerialBlas serial;
 #pragma omp parallel
   {
@@ -320,12 +321,21 @@ std::vector<Tensor> linear_backward(const Tensor &x, const Tensor &w, const Tens
       to_bf16(wp + r0 * n, wb + r0 * n, (r1 - r0) * n);
     }
     share(m, r0, r1);
-    if (gelu_z) {
+    // one pass over this thread's rows of dZ: GELU', the bias gradient's partial sums, the bfloat16 copy
+    float *db_own = db_partial.data() + (size_t)omp_get_thread_num() * n;
+    for (int64_t r = r0; r < r1; ++r) {
+      const float *dz_row = dzc + r * n;
+      if (gelu_z) {
+        const float *g_row = g + r * n, *z_row = zp + r * n;
+        float *out_row = dz + r * n;
 #pragma omp simd
-      for (int64_t i = r0 * n; i < r1 * n; ++i) dz[i] = g[i] * gelu_grad(zp[i]);
+        for (int64_t c = 0; c < n; ++c) out_row[c] = g_row[c] * gelu_grad(z_row[c]);
+      }
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) db_own[c] += dz_row[c];
+      if (bf16) to_bf16(dz_row, dzb + r * n, n);
     }
     if (bf16) {
-      to_bf16(dzc + r0 * n, dzb + r0 * n, (r1 - r0) * n);
       to_bf16(xp + r0 * k, xb + r0 * k, (r1 - r0) * k);
 #pragma omp barrier
       if (r1 > r0) gemm_bf16(false, true, r1 - r0, k, n, 1.0f, dzb + r0 * n, n, wb, n, 0.0f, dxp + r0 * k, k);
@@ -340,11 +350,11 @@ std::vector<Tensor> linear_backward(const Tensor &x, const Tensor &w, const Tens
       } else {
         gemm(true, false, k, c1 - c0, m, 1.0f, xp, k, dzc + c0, n, 0.0f, dwp + c0, n);
       }
-      for (int64_t c = c0; c < c1; ++c) dbp[c] = 0.0f;
-      for (int64_t r = 0; r < m; ++r) {
-        const float *row = dzc + r * n;
-#pragma omp simd
-        for (int64_t c = c0; c < c1; ++c) dbp[c] += row[c];
+      const int threads = omp_get_num_threads();
+      for (int64_t c = c0; c < c1; ++c) {
+        float total = 0.0f;
+        for (int t = 0; t < threads; ++t) total += db_partial[(size_t)t * n + c];
+        dbp[c] = total;
       }
     }
   }
@@ -483,20 +493,31 @@ std::vector<paddle::DataType> AddNormDtype(const paddle::DataType &x, const padd
 }
 
 // ------------------------------------------------------------------------------------------- attention
-// Q, K, V: [batch, seq, heads * head_dim] as the projections write them; mask: additive float32
-// [batch, mask_heads (1 or heads), mask_rows (1 or seq), seq]. Ctx: [batch, seq, heads * head_dim];
-// Probs: the softmax before dropout, [batch, heads, seq, seq], kept for the backward.
+// QKV: [batch, seq, 3 * width], the Q, K and V projections side by side as one GEMM writes them (width = heads *
+// head_dim); mask: additive float32 [batch, mask_heads (1 or heads), mask_rows (1 or seq), seq].
+// Ctx: [batch, seq, width]; Probs: the softmax before dropout, [batch, heads, seq, seq], kept for the backward.
+// Heads are read and written in place (no transposes); the backward writes dQKV in QKV's layout, so the
+// projection's backward is one GEMM.
 struct Geometry {
   int64_t batch, seq, width, heads, head_dim, mask_heads, mask_rows;
+  int64_t packed() const { return 3 * width; }  // QKV's row stride
+  // part 0, 1, 2: Q, K, V of head h in example b (row stride packed())
   template <typename T>
-  T *q_head(T *base, int64_t b, int64_t h) const {
+  T *in(T *base, int64_t b, int64_t h, int part) const {
+    return base + b * seq * packed() + part * width + h * head_dim;
+  }
+  // head h of example b in Ctx (row stride width)
+  template <typename T>
+  T *out(T *base, int64_t b, int64_t h) const {
     return base + b * seq * width + h * head_dim;
   }
 };
 
-Geometry geometry_of(const Tensor &q, const Tensor &mask, int heads) {
-  PD_CHECK(q.shape().size() == 3, "fused attention: q must be [batch, seq, width]");
-  Geometry g{q.shape()[0], q.shape()[1], q.shape()[2], heads, q.shape()[2] / heads, 1, 1};
+Geometry geometry_of(const Tensor &qkv, const Tensor &mask, int heads) {
+  PD_CHECK(qkv.shape().size() == 3 && qkv.shape()[2] % 3 == 0,
+           "fused attention: qkv must be [batch, seq, 3 * width] (Q, K, V side by side)");
+  const int64_t width = qkv.shape()[2] / 3;
+  Geometry g{qkv.shape()[0], qkv.shape()[1], width, heads, width / heads, 1, 1};
   PD_CHECK(g.head_dim * heads == g.width, "fused attention: width ", g.width, " is not a multiple of ", heads);
   PD_CHECK(mask.shape().size() == 4 && mask.shape()[0] == g.batch && mask.shape()[3] == g.seq,
            "fused attention: mask must be [batch, 1|heads, 1|seq, seq]");
@@ -507,51 +528,56 @@ Geometry geometry_of(const Tensor &q, const Tensor &mask, int heads) {
   return g;
 }
 
-// float32 tensors' bfloat16 copies, converted by every thread on its share (call inside a parallel region)
-void parallel_to_bf16(std::initializer_list<std::pair<const float *, uint16_t *>> pairs, int64_t count) {
-  int64_t i0, i1;
-  share(count, i0, i1);
-  for (const auto &[src, dst] : pairs) to_bf16(src + i0, dst + i0, i1 - i0);
+// C (rows x cols) = alpha op(A) op(B), float32 or on the operands' bfloat16 copies (a_b, b_b: same layout)
+inline void head_gemm(bool bf16, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                      const uint16_t *a_b, int64_t lda, const float *b, const uint16_t *b_b, int64_t ldb, float *c,
+                      int64_t ldc) {
+  if (bf16) {
+    gemm_bf16(ta, tb, m, n, k, alpha, a_b, lda, b_b, ldb, 0.0f, c, ldc);
+  } else {
+    gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, 0.0f, c, ldc);
+  }
 }
 
-std::vector<Tensor> AttentionForward(const Tensor &q, const Tensor &k, const Tensor &v, const Tensor &mask,
-                                     int heads, float scale, float p, int64_t seed, bool bf16) {
-  check_f32(q, "q");
-  check_f32(k, "k");
-  check_f32(v, "v");
+// the bfloat16 copy of a thread's s x s block, when bf16 (else nullptr)
+inline const uint16_t *square_bf16(bool bf16, const float *block, std::vector<uint16_t> &buffer, int64_t s) {
+  if (!bf16) return nullptr;
+  uint16_t *out = thread_buffer(buffer, s * s);
+  to_bf16(block, out, s * s);
+  return out;
+}
+
+std::vector<Tensor> AttentionForward(const Tensor &qkv, const Tensor &mask, int heads, float scale, float p,
+                                     int64_t seed, bool bf16) {
+  check_f32(qkv, "qkv");
   check_f32(mask, "attention mask");
-  const Geometry g = geometry_of(q, mask, heads);
-  const int64_t s = g.seq;
-  Tensor ctx = paddle::empty(q.shape(), q.dtype(), q.place());
-  Tensor probs = paddle::empty({g.batch, heads, s, s}, q.dtype(), q.place());
-  const float *qp = q.data<float>(), *kp = k.data<float>(), *vp = v.data<float>(), *mp = mask.data<float>();
+  const Geometry g = geometry_of(qkv, mask, heads);
+  const int64_t s = g.seq, d = g.head_dim, ld = g.packed();
+  Tensor ctx = paddle::empty({g.batch, s, g.width}, qkv.dtype(), qkv.place());
+  Tensor probs = paddle::empty({g.batch, heads, s, s}, qkv.dtype(), qkv.place());
+  const float *xp = qkv.data<float>(), *mp = mask.data<float>();
   float *cp = ctx.data<float>(), *pp = probs.data<float>();
   const uint32_t threshold = threshold_for(p);
   const float drop_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-  Tensor qh, kh, vh;
-  uint16_t *qb = bf16 ? scratch(qh, q.numel(), q.place()) : nullptr;
-  uint16_t *kb = bf16 ? scratch(kh, k.numel(), q.place()) : nullptr;
-  uint16_t *vb = bf16 ? scratch(vh, v.numel(), q.place()) : nullptr;
+  Tensor holder;
+  uint16_t *xb = bf16 ? scratch(holder, qkv.numel(), qkv.place()) : nullptr;
   SerialBlas serial;
 #pragma omp parallel
   {
     std::vector<float> dropped(p > 0.0f ? (size_t)(s * s) : 0);
-    std::vector<uint16_t> probs_bf16;
+    std::vector<uint16_t> weights_bf16;
     if (bf16) {
-      parallel_to_bf16({{qp, qb}, {kp, kb}, {vp, vb}}, q.numel());
+      int64_t i0, i1;
+      share(qkv.numel(), i0, i1);
+      to_bf16(xp + i0, xb + i0, i1 - i0);
 #pragma omp barrier
     }
 #pragma omp for schedule(static)
     for (int64_t bh = 0; bh < g.batch * heads; ++bh) {
       const int64_t b = bh / heads, h = bh % heads;
       float *scores = pp + bh * s * s;
-      if (bf16) {
-        gemm_bf16(false, true, s, s, g.head_dim, scale, g.q_head(qb, b, h), g.width, g.q_head(kb, b, h), g.width,
-                  0.0f, scores, s);
-      } else {
-        gemm(false, true, s, s, g.head_dim, scale, g.q_head(qp, b, h), g.width, g.q_head(kp, b, h), g.width, 0.0f,
-             scores, s);
-      }
+      head_gemm(bf16, false, true, s, s, d, scale, g.in(xp, b, h, 0), bf16 ? g.in(xb, b, h, 0) : nullptr, ld,
+                g.in(xp, b, h, 1), bf16 ? g.in(xb, b, h, 1) : nullptr, ld, scores, s);
       const float *mask_head = mp + (b * g.mask_heads + (g.mask_heads == 1 ? 0 : h)) * g.mask_rows * s;
       for (int64_t i = 0; i < s; ++i) {
         float *row = scores + i * s;
@@ -578,38 +604,25 @@ std::vector<Tensor> AttentionForward(const Tensor &q, const Tensor &k, const Ten
         }
       }
       const float *weights = p > 0.0f ? dropped.data() : scores;
-      if (bf16) {
-        uint16_t *wb = thread_buffer(probs_bf16, s * s);
-        to_bf16(weights, wb, s * s);
-        gemm_bf16(false, false, s, g.head_dim, s, 1.0f, wb, s, g.q_head(vb, b, h), g.width, 0.0f,
-                  g.q_head(cp, b, h), g.width);
-      } else {
-        gemm(false, false, s, g.head_dim, s, 1.0f, weights, s, g.q_head(vp, b, h), g.width, 0.0f,
-             g.q_head(cp, b, h), g.width);
-      }
+      head_gemm(bf16, false, false, s, d, s, 1.0f, weights, square_bf16(bf16, weights, weights_bf16, s), s,
+                g.in(xp, b, h, 2), bf16 ? g.in(xb, b, h, 2) : nullptr, ld, g.out(cp, b, h), g.width);
     }
   }
   return {ctx, probs};
 }
 
-std::vector<Tensor> AttentionBackward(const Tensor &q, const Tensor &k, const Tensor &v, const Tensor &mask,
-                                      const Tensor &probs, const Tensor &dctx, int heads, float scale, float p,
-                                      int64_t seed, bool bf16) {
-  const Geometry g = geometry_of(q, mask, heads);
-  const int64_t s = g.seq;
-  Tensor dq = paddle::empty(q.shape(), q.dtype(), q.place());
-  Tensor dk = paddle::empty(k.shape(), k.dtype(), k.place());
-  Tensor dv = paddle::empty(v.shape(), v.dtype(), v.place());
-  const float *qp = q.data<float>(), *kp = k.data<float>(), *vp = v.data<float>(), *pp = probs.data<float>(),
-              *gp = dctx.data<float>();
-  float *dqp = dq.data<float>(), *dkp = dk.data<float>(), *dvp = dv.data<float>();
+std::vector<Tensor> AttentionBackward(const Tensor &qkv, const Tensor &mask, const Tensor &probs, const Tensor &dctx,
+                                      int heads, float scale, float p, int64_t seed, bool bf16) {
+  const Geometry g = geometry_of(qkv, mask, heads);
+  const int64_t s = g.seq, d = g.head_dim, ld = g.packed();
+  Tensor dqkv = paddle::empty(qkv.shape(), qkv.dtype(), qkv.place());
+  const float *xp = qkv.data<float>(), *pp = probs.data<float>(), *gp = dctx.data<float>();
+  float *dxp = dqkv.data<float>();
   const uint32_t threshold = threshold_for(p);
   const float drop_scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-  Tensor qh, kh, vh, gh;
-  uint16_t *qb = bf16 ? scratch(qh, q.numel(), q.place()) : nullptr;
-  uint16_t *kb = bf16 ? scratch(kh, k.numel(), q.place()) : nullptr;
-  uint16_t *vb = bf16 ? scratch(vh, v.numel(), q.place()) : nullptr;
-  uint16_t *gb = bf16 ? scratch(gh, dctx.numel(), q.place()) : nullptr;
+  Tensor x_holder, g_holder;
+  uint16_t *xb = bf16 ? scratch(x_holder, qkv.numel(), qkv.place()) : nullptr;
+  uint16_t *gb = bf16 ? scratch(g_holder, dctx.numel(), qkv.place()) : nullptr;
   SerialBlas serial;
 #pragma omp parallel
   {
@@ -617,7 +630,11 @@ std::vector<Tensor> AttentionBackward(const Tensor &q, const Tensor &k, const Te
     std::vector<float> dropped(p > 0.0f ? (size_t)(s * s) : 0);
     std::vector<uint16_t> used_bf16, dscores_bf16;
     if (bf16) {
-      parallel_to_bf16({{qp, qb}, {kp, kb}, {vp, vb}, {gp, gb}}, q.numel());
+      int64_t i0, i1;
+      share(qkv.numel(), i0, i1);
+      to_bf16(xp + i0, xb + i0, i1 - i0);
+      share(dctx.numel(), i0, i1);
+      to_bf16(gp + i0, gb + i0, i1 - i0);
 #pragma omp barrier
     }
 #pragma omp for schedule(static)
@@ -630,21 +647,14 @@ std::vector<Tensor> AttentionBackward(const Tensor &q, const Tensor &k, const Te
           dropped[i] = keep(seed, (uint64_t)bh * s * s + i, threshold) ? prob[i] * drop_scale : 0.0f;
         used = dropped.data();
       }
+      const float *gh = g.out(gp, b, h);
+      const uint16_t *gh_b = bf16 ? g.out(gb, b, h) : nullptr;
       // dV = P'^T dCtx ; dP' = dCtx V^T
+      head_gemm(bf16, true, false, s, d, s, 1.0f, used, square_bf16(bf16, used, used_bf16, s), s, gh, gh_b, g.width,
+                g.in(dxp, b, h, 2), ld);
       float *ds = dscores.data();
-      if (bf16) {
-        uint16_t *ub = thread_buffer(used_bf16, s * s);
-        to_bf16(used, ub, s * s);
-        gemm_bf16(true, false, s, g.head_dim, s, 1.0f, ub, s, g.q_head(gb, b, h), g.width, 0.0f,
-                  g.q_head(dvp, b, h), g.width);
-        gemm_bf16(false, true, s, s, g.head_dim, 1.0f, g.q_head(gb, b, h), g.width, g.q_head(vb, b, h), g.width,
-                  0.0f, ds, s);
-      } else {
-        gemm(true, false, s, g.head_dim, s, 1.0f, used, s, g.q_head(gp, b, h), g.width, 0.0f, g.q_head(dvp, b, h),
-             g.width);
-        gemm(false, true, s, s, g.head_dim, 1.0f, g.q_head(gp, b, h), g.width, g.q_head(vp, b, h), g.width, 0.0f,
-             ds, s);
-      }
+      head_gemm(bf16, false, true, s, s, d, 1.0f, gh, gh_b, g.width, g.in(xp, b, h, 2),
+                bf16 ? g.in(xb, b, h, 2) : nullptr, ld, ds, s);
       for (int64_t i = 0; i < s; ++i) {
         float *row = ds + i * s;
         const float *prow = prob + i * s;
@@ -659,34 +669,24 @@ std::vector<Tensor> AttentionBackward(const Tensor &q, const Tensor &k, const Te
         for (int64_t j = 0; j < s; ++j) row[j] = prow[j] * (row[j] - dot);
       }
       // scores = scale * Q K^T: dQ = scale dS K ; dK = scale dS^T Q
-      if (bf16) {
-        uint16_t *dsb = thread_buffer(dscores_bf16, s * s);
-        to_bf16(ds, dsb, s * s);
-        gemm_bf16(false, false, s, g.head_dim, s, scale, dsb, s, g.q_head(kb, b, h), g.width, 0.0f,
-                  g.q_head(dqp, b, h), g.width);
-        gemm_bf16(true, false, s, g.head_dim, s, scale, dsb, s, g.q_head(qb, b, h), g.width, 0.0f,
-                  g.q_head(dkp, b, h), g.width);
-      } else {
-        gemm(false, false, s, g.head_dim, s, scale, ds, s, g.q_head(kp, b, h), g.width, 0.0f, g.q_head(dqp, b, h),
-             g.width);
-        gemm(true, false, s, g.head_dim, s, scale, ds, s, g.q_head(qp, b, h), g.width, 0.0f, g.q_head(dkp, b, h),
-             g.width);
-      }
+      const uint16_t *ds_b = square_bf16(bf16, ds, dscores_bf16, s);
+      head_gemm(bf16, false, false, s, d, s, scale, ds, ds_b, s, g.in(xp, b, h, 1),
+                bf16 ? g.in(xb, b, h, 1) : nullptr, ld, g.in(dxp, b, h, 0), ld);
+      head_gemm(bf16, true, false, s, d, s, scale, ds, ds_b, s, g.in(xp, b, h, 0),
+                bf16 ? g.in(xb, b, h, 0) : nullptr, ld, g.in(dxp, b, h, 1), ld);
     }
   }
-  return {dq, dk, dv};
+  return {dqkv};
 }
 
-std::vector<std::vector<int64_t>> AttentionShape(const std::vector<int64_t> &q, const std::vector<int64_t> &,
-                                                 const std::vector<int64_t> &, const std::vector<int64_t> &,
+std::vector<std::vector<int64_t>> AttentionShape(const std::vector<int64_t> &qkv, const std::vector<int64_t> &,
                                                  const int &heads, const float &, const float &, const int64_t &,
                                                  const bool &) {
-  return {q, {q[0], heads, q[1], q[1]}};
+  return {{qkv[0], qkv[1], qkv[2] / 3}, {qkv[0], heads, qkv[1], qkv[1]}};
 }
 
-std::vector<paddle::DataType> AttentionDtype(const paddle::DataType &q, const paddle::DataType &,
-                                             const paddle::DataType &, const paddle::DataType &) {
-  return {q, q};
+std::vector<paddle::DataType> AttentionDtype(const paddle::DataType &qkv, const paddle::DataType &) {
+  return {qkv, qkv};
 }
 
 // ------------------------------------------------------------------------------------ QA end scores
@@ -812,7 +812,7 @@ PD_BUILD_GRAD_OP(pe_add_norm)
     .SetKernelFn(PD_KERNEL(AddNormBackward));
 
 PD_BUILD_OP(pe_attention)
-    .Inputs({"Q", "K", "V", "Mask"})
+    .Inputs({"QKV", "Mask"})
     .Outputs({"Ctx", "Probs"})
     .Attrs({"heads: int", "scale: float", "p: float", "seed: int64_t", "bf16: bool"})
     .SetKernelFn(PD_KERNEL(AttentionForward))
@@ -820,8 +820,8 @@ PD_BUILD_OP(pe_attention)
     .SetInferDtypeFn(PD_INFER_DTYPE(AttentionDtype));
 
 PD_BUILD_GRAD_OP(pe_attention)
-    .Inputs({"Q", "K", "V", "Mask", "Probs", paddle::Grad("Ctx")})
-    .Outputs({paddle::Grad("Q"), paddle::Grad("K"), paddle::Grad("V")})
+    .Inputs({"QKV", "Mask", "Probs", paddle::Grad("Ctx")})
+    .Outputs({paddle::Grad("QKV")})
     .Attrs({"heads: int", "scale: float", "p: float", "seed: int64_t", "bf16: bool"})
     .SetKernelFn(PD_KERNEL(AttentionBackward));
 
