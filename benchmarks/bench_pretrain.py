@@ -79,7 +79,7 @@ def _summary(times: list[float]) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------------ paddle
-def bench_paddle(batches, warmup: int, device: str, fused: bool = True) -> dict[str, float]:
+def bench_paddle(batches, warmup: int, device: str, fused: bool = True, bf16: bool = False) -> dict[str, float]:
     import paddle
 
     from paddle_electra.catalog import SIZE_TABLE
@@ -98,7 +98,7 @@ def bench_paddle(batches, warmup: int, device: str, fused: bool = True) -> dict[
     if fused and device == "cpu":  # what `paddle-electra pretrain` does on CPU (fused_kernels, the default)
         from paddle_electra.ops import fuse_encoder, unavailable_reason
 
-        if not fuse_encoder(model):
+        if not fuse_encoder(model, bf16_gemms=bf16):  # bf16: `paddle-electra pretrain --bf16`
             raise SystemExit(f"fused kernels unavailable: {unavailable_reason()}")
     optimizer = SeedAdamW(model, RecipeConfig(learning_rate=5e-4, layerwise_lr_decay=1.0, warmup_steps=10),
                           total_steps=1000, num_layers=disc.num_hidden_layers)
@@ -123,7 +123,9 @@ def bench_paddle(batches, warmup: int, device: str, fused: bool = True) -> dict[
 
 
 # ------------------------------------------------------------------------------------------ torch
-def bench_torch(batches, warmup: int, device: str) -> dict[str, float]:
+def bench_torch(batches, warmup: int, device: str, bf16: bool = False) -> dict[str, float]:
+    import contextlib
+
     import torch
     import torch.nn.functional as F
     from transformers import ElectraConfig, ElectraForMaskedLM, ElectraForPreTraining
@@ -144,6 +146,11 @@ def bench_torch(batches, warmup: int, device: str) -> dict[str, float]:
     sync = torch.cuda.synchronize if device == "gpu" else (lambda: None)
 
     def forward_backward(batch):
+        with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
+            loss = _torch_loss(batch)
+        loss.backward()
+
+    def _torch_loss(batch):
         t = {k: torch.from_numpy(v).to(dev) for k, v in batch.items()}
         size, length = t["input_ids"].shape
         hidden = gen.electra(t["masked_input_ids"], attention_mask=t["input_mask"],
@@ -164,7 +171,7 @@ def bench_torch(batches, warmup: int, device: str) -> dict[str, float]:
         mask = t["input_mask"].float()
         disc_loss = (F.binary_cross_entropy_with_logits(disc_logits, labels, reduction="none") * mask).sum() / (
             mask.sum() + 1e-6)
-        (gen_loss + 50.0 * disc_loss).backward()
+        return gen_loss + 50.0 * disc_loss
 
     def full(batch):
         forward_backward(batch)
@@ -260,7 +267,9 @@ def markdown(results: dict, args: argparse.Namespace, tokens: int, total_s: floa
     ]
     names = {"paddle": "paddle-electra (fused CPU kernels, the default)",
              "paddle_unfused": "paddle-electra on Paddle's own ops (`--no-fused-kernels`)",
-             "hf_pytorch": "HF transformers (PyTorch eager)"}
+             "hf_pytorch": "HF transformers (PyTorch eager)",
+             "paddle_bf16": "paddle-electra, fused kernels with bf16 GEMMs (`--bf16`)",
+             "hf_pytorch_bf16": "HF transformers (PyTorch eager) under bf16 autocast"}
     for key, label in names.items():
         if key in results:
             r = results[key]
@@ -271,6 +280,12 @@ def markdown(results: dict, args: argparse.Namespace, tokens: int, total_s: floa
         fb = results["hf_pytorch"]["forward_backward"]["median"] / results["paddle"]["forward_backward"]["median"]
         lines += ["", f"Paddle / HF PyTorch tokens/s: **{full:.2f}x** for the full step (with the optimizer), "
                       f"{fb:.2f}x for forward+backward."]
+    if "paddle_bf16" in results and "hf_pytorch_bf16" in results:
+        full = results["hf_pytorch_bf16"]["step"]["median"] / results["paddle_bf16"]["step"]["median"]
+        fb = (results["hf_pytorch_bf16"]["forward_backward"]["median"]
+              / results["paddle_bf16"]["forward_backward"]["median"])
+        lines += ["", f"bf16, paddle-electra `--bf16` / HF PyTorch bf16 autocast tokens/s: **{full:.2f}x** for the "
+                      f"full step, {fb:.2f}x for forward+backward."]
     if "data_pipeline" in results:
         lines += ["", f"Text pipeline (WordPiece + packing + masking, one process): "
                       f"{results['data_pipeline']['tokens_per_s']:,.0f} tokens/s."]
@@ -297,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=8, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--only", choices=["paddle", "paddle-unfused", "torch", "data"], action="append")
+    parser.add_argument("--only", choices=["paddle", "paddle-unfused", "torch", "data", "paddle-bf16", "torch-bf16"],
+                        action="append")
     parser.add_argument("--json", help="also write the numbers to this file")
     parser.add_argument("--doc", default=str(DOC), help="markdown file whose generated section is replaced, or -")
     args = parser.parse_args(argv)
@@ -307,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     tokens = args.batch_size * args.max_seq_length
     batches = _batches(args.steps + args.warmup, args.batch_size, args.max_seq_length, 21128)
     results: dict[str, dict[str, float]] = {}
-    wanted = args.only or ["paddle", "paddle-unfused", "torch", "data"]
+    wanted = args.only or ["paddle", "paddle-unfused", "torch", "data", "paddle-bf16", "torch-bf16"]
     if "paddle-unfused" in wanted:  # first: loading the fused kernels changes the OpenMP pool's idle policy
         results["paddle_unfused"] = bench_paddle(batches, args.warmup, args.device, fused=False)
     if "paddle" in wanted:
@@ -317,6 +333,13 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
         results["hf_pytorch"] = bench_torch(batches, args.warmup, args.device)
+    if "paddle-bf16" in wanted and args.device == "cpu":
+        results["paddle_bf16"] = bench_paddle(batches, args.warmup, args.device, bf16=True)
+    if "torch-bf16" in wanted and args.device == "cpu":
+        import torch
+
+        torch.set_num_threads(args.threads)
+        results["hf_pytorch_bf16"] = bench_torch(batches, args.warmup, args.device, bf16=True)
     if "data" in wanted:
         results["data_pipeline"] = {"tokens_per_s": bench_data(args.batch_size, args.max_seq_length)}
     given = argv if argv is not None else sys.argv[1:]
