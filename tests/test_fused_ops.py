@@ -412,3 +412,25 @@ def test_bf16_hparam_reaches_the_loop():
     settings = FinetuneSettings(task="chnsenticorp", learning_rate=1e-4, layerwise_lr_decay=0.8,
                                 num_train_epochs=1, max_seq_length=32, bf16=True)
     assert loop_config(settings).bf16 is True
+
+
+def test_fused_adamw_update_is_the_seed_update_in_place():
+    from paddle_electra.ops.optimizer import seed_adamw_update
+
+    rng = np.random.default_rng(2)
+    param, grad, m = (rng.standard_normal((70, 530)).astype("float32") for _ in range(3))  # > one thread's share
+    v = rng.random((70, 530)).astype("float32")
+    tensors = [paddle.to_tensor(a) for a in (param, grad, m, v)]
+    lr, b1, b2, eps, decay, scale = 3e-4, 0.9, 0.999, 1e-6, 0.01, 0.37
+    assert seed_adamw_update(*tensors, lr, b1, b2, eps, decay, scale)
+    g = grad.astype(np.float64) * scale
+    m_new = b1 * m + (1 - b1) * g
+    v_new = b2 * v + (1 - b2) * g * g
+    want = param - lr * (m_new / (np.sqrt(v_new) + eps) + decay * param)
+    for got, expected in zip((tensors[0], tensors[2], tensors[3]), (want, m_new, v_new)):
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(tensors[1].numpy(), grad)  # the gradient is read, not rewritten
+    # where the kernel does not apply, nothing changes and the caller is told
+    as_f64 = paddle.to_tensor(param.astype("float64"))
+    assert not seed_adamw_update(as_f64, *tensors[1:], lr, b1, b2, eps, decay, scale)
+    np.testing.assert_array_equal(as_f64.numpy(), param.astype("float64"))

@@ -139,5 +139,8 @@ def test_paddle_recipe_matches_numpy_reference_with_torch_gradients(tmp_path):
         _reference_step(ref_params, grads, m, v, step, recipe, total, warmup_steps_for(total, 0.1),
                         optimizer.multipliers, optimizer.decay)
         assert float(loss) == pytest.approx(float(t_loss), rel=1e-5)
+    # each parameter moves by up to ~2e-2 over the 6 updates (lr 1e-3, Adam steps of ~3 early on); 5e-7 leaves room
+    # for float32 rounding where Adam divides a near-zero gradient by a near-zero second moment (one such
+    # embedding entry moves 2.6e-7 between the fused update and Paddle's ops), and none for a wrong formula
     for name, param in pd_model.named_parameters():
-        np.testing.assert_allclose(param.numpy(), ref_params[name], rtol=1e-5, atol=1e-7, err_msg=name)
+        np.testing.assert_allclose(param.numpy(), ref_params[name], rtol=1e-5, atol=5e-7, err_msg=name)

@@ -731,6 +731,36 @@ std::vector<paddle::DataType> PairScoreDtype(const paddle::DataType &start, cons
   return {start};
 }
 
+// ------------------------------------------------------------------------------- the seed's AdamW update
+// One multi-threaded pass per parameter, in place: m, v, the update and the weight-decayed step, the maths of
+// training/optim.py's SeedAdamW (no bias correction; epsilon outside the square root; decay on the update).
+// grad_scale multiplies the gradient first (global-norm clipping and loss-scale undo, without rewriting it).
+// Every product and sum rounded on its own (no fused multiply-add) and the complements 1 - beta given by the
+// caller, as Paddle's scalar ops compute them: the same bits as the update on Paddle's ops.
+__attribute__((optimize("fp-contract=off"))) void SeedAdamWUpdate(
+    Tensor &param, const Tensor &grad, Tensor &m, Tensor &v, float lr, float beta1, float one_minus_beta1,
+    float beta2, float one_minus_beta2, float epsilon, float decay, float grad_scale) {
+  check_f32(param, "parameter");
+  check_f32(grad, "gradient");
+  check_f32(m, "first moment");
+  check_f32(v, "second moment");
+  PD_CHECK(grad.numel() == param.numel() && m.numel() == param.numel() && v.numel() == param.numel(),
+           "fused AdamW: parameter, gradient and moments differ in size");
+  const int64_t count = param.numel();
+  float *pp = param.data<float>(), *mp = m.data<float>(), *vp = v.data<float>();
+  const float *gp = grad.data<float>();
+#pragma omp parallel for simd schedule(static) if (count > 32768)
+  for (int64_t i = 0; i < count; ++i) {
+    const float g = gp[i] * grad_scale;
+    const float m_new = beta1 * mp[i] + one_minus_beta1 * g;
+    const float v_new = beta2 * vp[i] + one_minus_beta2 * g * g;
+    mp[i] = m_new;
+    vp[i] = v_new;
+    const float update = m_new / (std::sqrt(v_new) + epsilon) + decay * pp[i];
+    pp[i] -= lr * update;
+  }
+}
+
 }  // namespace
 
 // Loads the BLAS (numpy's OpenBLAS) the kernels call; 0 on success, 1 when the library or sgemm is missing.
@@ -831,3 +861,11 @@ PD_BUILD_OP(pe_pair_score)
     .SetKernelFn(PD_KERNEL(PairScoreForward))
     .SetInferShapeFn(PD_INFER_SHAPE(PairScoreShape))
     .SetInferDtypeFn(PD_INFER_DTYPE(PairScoreDtype));
+
+PD_BUILD_OP(pe_seed_adamw_)
+    .Inputs({"Param", "Grad", "M", "V"})
+    .Outputs({"ParamOut", "MOut", "VOut"})
+    .Attrs({"lr: float", "beta1: float", "one_minus_beta1: float", "beta2: float", "one_minus_beta2: float",
+            "epsilon: float", "decay: float", "grad_scale: float"})
+    .SetInplaceMap({{"Param", "ParamOut"}, {"M", "MOut"}, {"V", "VOut"}})
+    .SetKernelFn(PD_KERNEL(SeedAdamWUpdate));

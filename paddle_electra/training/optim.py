@@ -118,23 +118,37 @@ class SeedAdamW:
         return seed_lr(step, self.recipe.learning_rate, self.total_steps, self.warmup)
 
     @paddle.no_grad()
-    def clip_and_norm(self, grad_scale: float = 1.0) -> float:
-        """Unscale (AMP), then clip all gradients to global norm ``max_grad_norm``; returns the pre-clip norm."""
+    def norm_and_factor(self, grad_scale: float = 1.0) -> tuple[float, float]:
+        """The global norm of the unscaled gradients before clipping, and the one factor that unscales (AMP) and
+        clips them to ``max_grad_norm``."""
         grads = [p.grad for p in self.params if p.grad is not None]
-        if grad_scale != 1.0:
-            for g in grads:
-                g.scale_(1.0 / grad_scale)
-        norm = _global_norm(grads)
+        norm = _global_norm(grads) / grad_scale
+        factor = 1.0 / grad_scale
         limit = self.recipe.max_grad_norm
         if limit and norm > limit and math.isfinite(norm):
-            for g in grads:
-                g.scale_(limit / norm)
+            factor *= limit / norm
+        return norm, factor
+
+    @paddle.no_grad()
+    def clip_and_norm(self, grad_scale: float = 1.0) -> float:
+        """Unscale (AMP), then clip all gradients to global norm ``max_grad_norm`` in place; returns the pre-clip
+        norm."""
+        norm, factor = self.norm_and_factor(grad_scale)
+        if factor != 1.0 and math.isfinite(norm):
+            for p in self.params:
+                if p.grad is not None:
+                    p.grad.scale_(factor)
         return norm
 
     @paddle.no_grad()
     def step(self, grad_scale: float = 1.0) -> float:
-        """Apply one update; returns the global gradient norm (non-finite: update skipped, for AMP)."""
-        norm = self.clip_and_norm(grad_scale)
+        """Apply one update; returns the global gradient norm (non-finite: update skipped, for AMP).
+
+        Float32 CPU parameters take the fused kernel (ops/optimizer.py: one multi-threaded pass each); the rest
+        Paddle's ops, with the same maths."""
+        from ..ops.optimizer import seed_adamw_update
+
+        norm, factor = self.norm_and_factor(grad_scale)
         if not math.isfinite(norm):
             return norm  # fp16 overflow: skip, as a loss scaler would
         lr = self.get_lr()
@@ -142,13 +156,19 @@ class SeedAdamW:
         for i, (name, param) in enumerate(zip(self.names, self.params)):
             if param.grad is None:
                 continue
+            step_lr = lr * self.multipliers[name]
+            if seed_adamw_update(param, param.grad, self.m[i], self.v[i], step_lr, b1, b2, eps, self.decay[name],
+                                 factor):
+                continue
             grad = param.grad.astype("float32")
+            if factor != 1.0:
+                grad = grad * factor
             self.m[i] = b1 * self.m[i] + (1.0 - b1) * grad
             self.v[i] = b2 * self.v[i] + (1.0 - b2) * grad * grad
             update = self.m[i] / (paddle.sqrt(self.v[i]) + eps)
             if self.decay[name]:
                 update = update + self.decay[name] * param.astype("float32")
-            param.set_value((param.astype("float32") - (lr * self.multipliers[name]) * update).astype(param.dtype))
+            param.set_value((param.astype("float32") - step_lr * update).astype(param.dtype))
         self.step_count += 1
         return norm
 
