@@ -191,7 +191,7 @@ def _build_and_bind() -> ModuleType:
     if not any(library.pe_load_blas(path.encode()) == 0 for path in candidates):
         raise OSError(f"no cblas sgemm in {', '.join(candidates)}")
     global _bf16_reason
-    _bf16_reason = _load_bf16_gemm(library)
+    _bf16_reason = _load_onednn(library)
     from ..runtime import tune_cpu
 
     tune_cpu()  # the process's thread count (PADDLE_ELECTRA_THREADS, the starting OMP_NUM_THREADS, the cores)
@@ -207,16 +207,20 @@ def onednn_libraries() -> list[str]:
     return sorted(glob.glob(os.path.join(os.path.dirname(paddle.__file__), "libs", "libdnnl.so*")))
 
 
-def _load_bf16_gemm(library: Any) -> str | None:
+def _load_onednn(library: Any) -> str | None:
+    """Point the kernels' GEMMs at Paddle's oneDNN (OpenBLAS stays the float32 fallback); returns why bf16
+    GEMMs cannot run here, or None."""
     from ..runtime import _cpuinfo
 
-    flags = _cpuinfo("flags").split()
-    if "avx512_bf16" not in flags and "amx_bf16" not in flags:
-        return "this CPU has no bfloat16 instructions (avx512_bf16 / amx_bf16 in /proc/cpuinfo)"
     candidates = onednn_libraries()
     if not candidates:
         return "Paddle ships no oneDNN (paddle/libs/libdnnl.so*)"
     if not any(library.pe_load_dnnl(path.encode()) == 0 for path in candidates):
+        return f"no usable dnnl_sgemm in {', '.join(candidates)}"
+    flags = _cpuinfo("flags").split()
+    if "avx512_bf16" not in flags and "amx_bf16" not in flags:
+        return "this CPU has no bfloat16 instructions (avx512_bf16 / amx_bf16 in /proc/cpuinfo)"
+    if not library.pe_has_bf16_gemm():
         return f"no dnnl_gemm_bf16bf16f32 in {', '.join(candidates)}"
     return None
 

@@ -1,10 +1,11 @@
 // Fused, multi-threaded CPU kernels for ELECTRA's encoder layer, with their backward, as Paddle custom operators.
 //
 // Why: Paddle's CPU eager runs element-wise ops on one thread, unfused, and its bundled MKL runs the encoder's
-// K=256 GEMMs at ~70 GFLOP/s. These kernels do the GEMMs through the OpenBLAS that numpy ships (~170 GFLOP/s on
-// the same shapes; loaded with dlopen by pe_load_blas, so nothing is linked at build time) and fuse every
-// element-wise op around them into one OpenMP pass: bias (+GELU), dropout + residual + LayerNorm, and scaled
-// masked softmax + dropout inside attention, which reads Q/K/V per head in place (no transposes).
+// K=256 GEMMs at ~70 GFLOP/s. These kernels do the GEMMs through the oneDNN Paddle ships (dnnl_sgemm, ~200-220
+// GFLOP/s a thread on these shapes) or, without it, the OpenBLAS numpy ships (~170); both are loaded with dlopen
+// (pe_load_dnnl, pe_load_blas), nothing is linked at build time. Every element-wise op around a GEMM is fused
+// into one OpenMP pass: bias (+GELU), dropout + residual + LayerNorm, and scaled masked softmax + dropout inside
+// attention, which reads Q, K and V per head in place from the one QKV projection (no transposes).
 //
 // With the bf16 attribute, every GEMM takes bfloat16 copies of its operands (made in the same pass, rounded to
 // nearest even) and accumulates in float32 through oneDNN's gemm_bf16bf16f32 (Paddle's own libdnnl, loaded by
@@ -46,6 +47,7 @@ Sgemm64 g_sgemm64 = nullptr;
 Sgemm32 g_sgemm32 = nullptr;
 SetThreads g_set_threads = nullptr;
 GetThreads g_get_threads = nullptr;
+DnnlSgemm g_dnnl_sgemm = nullptr;
 DnnlBf16Gemm g_bf16_gemm = nullptr;
 SetThreads g_dnnl_omp_set = nullptr;  // the OpenMP runtime oneDNN runs on (Paddle's libdnnl: libgomp)
 GetThreads g_dnnl_omp_get = nullptr;
@@ -57,19 +59,6 @@ void *find(void *lib, std::initializer_list<const char *> names) {
     if (void *sym = dlsym(lib, name)) return sym;
   }
   return nullptr;
-}
-
-// C (m x n, row-major) = alpha * op(A) op(B) + beta * C
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
-          const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-  if (g_sgemm64) {
-    g_sgemm64(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
-              ldc);
-  } else {
-    PD_CHECK(g_sgemm32 != nullptr, "paddle-electra fused ops: no BLAS loaded (pe_load_blas was not called)");
-    g_sgemm32(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, (int)m, (int)n, (int)k, alpha, a,
-              (int)lda, b, (int)ldb, beta, c, (int)ldc);
-  }
 }
 
 // One oneDNN thread per call: Paddle's libdnnl runs on libgomp, which does not see that the caller is already
@@ -86,6 +75,25 @@ struct SerialDnnl {
     if (saved > 1) g_dnnl_omp_set(saved);
   }
 };
+
+// C (m x n, row-major) = alpha * op(A) op(B) + beta * C: oneDNN's sgemm where loaded, else OpenBLAS's
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+          const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+  if (g_dnnl_sgemm) {
+    SerialDnnl serial;
+    const int status = g_dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    PD_CHECK(status == 0, "paddle-electra fused ops: oneDNN sgemm failed with status ", status);
+    return;
+  }
+  if (g_sgemm64) {
+    g_sgemm64(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
+              ldc);
+  } else {
+    PD_CHECK(g_sgemm32 != nullptr, "paddle-electra fused ops: no BLAS loaded (pe_load_blas was not called)");
+    g_sgemm32(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, (int)m, (int)n, (int)k, alpha, a,
+              (int)lda, b, (int)ldb, beta, c, (int)ldc);
+  }
+}
 
 // C (m x n, row-major, float32) = alpha * op(A) op(B) + beta * C with bfloat16 A and B
 void gemm_bf16(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t *a, int64_t lda,
@@ -778,16 +786,25 @@ extern "C" int pe_load_blas(const char *path) {
   return (g_sgemm64 || g_sgemm32) ? 0 : 1;
 }
 
-// Loads oneDNN's bf16 GEMM from Paddle's libdnnl and the OpenMP runtime it runs on; 0 on success, 1 when missing.
+// Loads oneDNN's GEMMs from Paddle's libdnnl and the OpenMP runtime it runs on; 0 when sgemm was found (the
+// bf16 GEMM may still be missing: pe_has_bf16_gemm), 1 otherwise. ~200-220 GFLOP/s a thread on the encoder's
+// shapes, beside ~180 for OpenBLAS.
 extern "C" int pe_load_dnnl(const char *path) {
   void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!lib) return 1;
+  g_dnnl_sgemm = (DnnlSgemm)find(lib, {"dnnl_sgemm"});
   g_bf16_gemm = (DnnlBf16Gemm)find(lib, {"dnnl_gemm_bf16bf16f32"});
   // looked up through libdnnl's own dependencies: the runtime its parallel regions use
   g_dnnl_omp_set = (SetThreads)find(lib, {"omp_set_num_threads"});
   g_dnnl_omp_get = (GetThreads)find(lib, {"omp_get_max_threads"});
-  return g_bf16_gemm ? 0 : 1;
+  if (!g_dnnl_omp_set || !g_dnnl_omp_get) {  // its thread count cannot be bounded: not used
+    g_dnnl_sgemm = nullptr;
+    g_bf16_gemm = nullptr;
+  }
+  return g_dnnl_sgemm ? 0 : 1;
 }
+
+extern "C" int pe_has_bf16_gemm() { return g_bf16_gemm != nullptr; }
 
 // Linked against Paddle's libiomp5, not libgomp: one OpenMP pool in the process, shared with Paddle's MKL. Two
 // pools spin after their parallel regions and take each other's cores (measured: 6.3 ex/s with libgomp + iomp5
