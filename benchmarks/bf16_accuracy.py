@@ -36,10 +36,21 @@ def run(work: Path, task_root: Path, task: str, model: Path, seed: int, arm: str
     started = time.time()
     metrics = run_finetuning(task, task_root, model, work / f"ft-{task}-{arm}-{seed}", seed=seed, resume=False,
                              bf16=arm == "bf16", num_train_epochs=epochs)
-    record = {"task": task, "arm": arm, "seed": seed, "metrics": metrics, "wall_s": round(time.time() - started)}
+    record = {"task": task, "arm": arm, "seed": seed, "metrics": metrics, "wall_s": round(time.time() - started),
+              "commit": _commit()}
     done.parent.mkdir(parents=True, exist_ok=True)
     done.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return record
+
+
+def _commit() -> str:
+    """The code a run used (``+`` when the work tree had changes)."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    return git("rev-parse", "--short", "HEAD") + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def _accuracy(record: dict, split: str) -> float:
@@ -69,7 +80,9 @@ def report(records: dict[tuple[str, int], dict], seeds: list[int], args: argpars
     lines += ["", f"Test accuracy, mean over {len(seeds)} seeds: fp32 {mean['fp32']:.2f}, bf16 {mean['bf16']:.2f}; "
                   f"paired test Δ {statistics.mean(deltas):+.2f} (range {min(deltas):+.2f} to {max(deltas):+.2f}), "
                   f"dev Δ {statistics.mean(dev_deltas):+.2f}. Wall time per run (training + evaluation): fp32 "
-                  f"{statistics.mean(walls['fp32']):.0f} s, bf16 {statistics.mean(walls['bf16']):.0f} s."]
+                  f"{statistics.mean(walls['fp32']):.0f} s, bf16 {statistics.mean(walls['bf16']):.0f} s.",
+              "", "Code (git commit of each run): "
+              + ", ".join(sorted({rec.get("commit", "not recorded") for rec in records.values()})) + "."]
     return "\n".join(lines) + "\n"
 
 

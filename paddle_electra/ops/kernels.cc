@@ -196,8 +196,17 @@ inline float fast_erf(float x) {
 
 inline float gelu(float z) { return 0.5f * z * (1.0f + fast_erf(z * 0.70710678118654752f)); }
 
-inline float gelu_grad(float z) {
-  return 0.5f * (1.0f + fast_erf(z * 0.70710678118654752f)) + z * 0.39894228040143268f * fast_exp(-0.5f * z * z);
+// GELU(z) and GELU'(z) from one erf: A&S's exp(-a^2) at a = |z|/sqrt(2) is exp(-z^2/2), the normal density's
+// own factor, so the slope the backward needs costs the forward two multiplies and the backward only one.
+inline void gelu_and_slope(float z, float &value, float &slope) {
+  const float a = std::fabs(z) * 0.70710678118654752f;
+  const float t = 1.0f / (1.0f + 0.3275911f * a);
+  const float poly =
+      t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+  const float density = fast_exp(-a * a);  // exp(-z^2 / 2)
+  const float cdf2 = 1.0f + std::copysign(1.0f - poly * density, z);  // 1 + erf(z / sqrt(2))
+  value = 0.5f * z * cdf2;
+  slope = 0.5f * cdf2 + z * 0.39894228040143268f * density;
 }
 
 // column sums of one or two (rows x cols) matrices, per-thread partials then one reduction
@@ -255,7 +264,7 @@ inline void share(int64_t total, int64_t &begin, int64_t &end) {
   end = std::min(total, begin + chunk);
 }
 
-// Out = X W + b, or GELU(X W + b) keeping the pre-activation Z for the backward.
+// Out = X W + b, or GELU(X W + b) keeping GELU's slope at X W + b for the backward.
 std::vector<Tensor> linear_forward(const Tensor &x, const Tensor &w, const Tensor &b, bool with_gelu, bool bf16) {
   check_f32(x, "x");
   check_f32(w, "weight");
@@ -286,12 +295,9 @@ std::vector<Tensor> linear_forward(const Tensor &x, const Tensor &w, const Tenso
     }
     for (int64_t r = r0; r < r1; ++r) {
       float *zr = zp + r * n, *orow = op + r * n;
-      if (with_gelu) {
+      if (with_gelu) {  // z's buffer becomes the slope's
 #pragma omp simd
-        for (int64_t c = 0; c < n; ++c) {
-          zr[c] += bias[c];
-          orow[c] = gelu(zr[c]);
-        }
+        for (int64_t c = 0; c < n; ++c) gelu_and_slope(zr[c] + bias[c], orow[c], zr[c]);
       } else {
 #pragma omp simd
         for (int64_t c = 0; c < n; ++c) zr[c] += bias[c];
@@ -302,18 +308,18 @@ std::vector<Tensor> linear_forward(const Tensor &x, const Tensor &w, const Tenso
   return {z};
 }
 
-// dX = dZ W^T by rows, dW = X^T dZ and db = colsum(dZ) by columns; with gelu_z, dZ = dOut * GELU'(Z) first.
-std::vector<Tensor> linear_backward(const Tensor &x, const Tensor &w, const Tensor &dout, const Tensor *gelu_z,
+// dX = dZ W^T by rows, dW = X^T dZ and db = colsum(dZ) by columns; with gelu_slope, dZ = dOut * GELU'(Z) first.
+std::vector<Tensor> linear_backward(const Tensor &x, const Tensor &w, const Tensor &dout, const Tensor *gelu_slope,
                                     bool bf16) {
   const int64_t k = w.shape()[0], n = w.shape()[1], m = x.numel() / k;
   Tensor dx = paddle::empty(x.shape(), x.dtype(), x.place());
   Tensor dw = paddle::empty(w.shape(), w.dtype(), w.place());
   Tensor db = paddle::empty({n}, w.dtype(), w.place());
-  Tensor dz_buffer = gelu_z ? paddle::empty(dout.shape(), dout.dtype(), dout.place()) : dout;
+  Tensor dz_buffer = gelu_slope ? paddle::empty(dout.shape(), dout.dtype(), dout.place()) : dout;
   const float *xp = x.data<float>(), *wp = w.data<float>(), *g = dout.data<float>();
-  const float *zp = gelu_z ? gelu_z->data<float>() : nullptr;
-  float *dz = gelu_z ? dz_buffer.data<float>() : nullptr;
-  const float *dzc = gelu_z ? dz : g;
+  const float *zp = gelu_slope ? gelu_slope->data<float>() : nullptr;
+  float *dz = gelu_slope ? dz_buffer.data<float>() : nullptr;
+  const float *dzc = gelu_slope ? dz : g;
   float *dxp = dx.data<float>(), *dwp = dw.data<float>(), *dbp = db.data<float>();
   Tensor x_holder, w_holder, dz_holder;
   uint16_t *xb = bf16 ? scratch(x_holder, m * k, x.place()) : nullptr;
@@ -333,11 +339,11 @@ std::vector<Tensor> linear_backward(const Tensor &x, const Tensor &w, const Tens
     float *db_own = db_partial.data() + (size_t)omp_get_thread_num() * n;
     for (int64_t r = r0; r < r1; ++r) {
       const float *dz_row = dzc + r * n;
-      if (gelu_z) {
+      if (gelu_slope) {
         const float *g_row = g + r * n, *z_row = zp + r * n;
         float *out_row = dz + r * n;
 #pragma omp simd
-        for (int64_t c = 0; c < n; ++c) out_row[c] = g_row[c] * gelu_grad(z_row[c]);
+        for (int64_t c = 0; c < n; ++c) out_row[c] = g_row[c] * z_row[c];
       }
 #pragma omp simd
       for (int64_t c = 0; c < n; ++c) db_own[c] += dz_row[c];
@@ -381,9 +387,9 @@ std::vector<Tensor> LinearGeluForward(const Tensor &x, const Tensor &w, const Te
   return linear_forward(x, w, b, true, bf16);
 }
 
-std::vector<Tensor> LinearGeluBackward(const Tensor &x, const Tensor &w, const Tensor &z, const Tensor &dout,
+std::vector<Tensor> LinearGeluBackward(const Tensor &x, const Tensor &w, const Tensor &slope, const Tensor &dout,
                                        bool bf16) {
-  return linear_backward(x, w, dout, &z, bf16);
+  return linear_backward(x, w, dout, &slope, bf16);
 }
 
 std::vector<std::vector<int64_t>> LinearShape(const std::vector<int64_t> &x, const std::vector<int64_t> &w,
@@ -833,13 +839,13 @@ PD_BUILD_GRAD_OP(pe_linear)
 PD_BUILD_OP(pe_linear_gelu)
     .Inputs({"X", "W", "B"})
     .Attrs({"bf16: bool"})
-    .Outputs({"Out", "Z"})
+    .Outputs({"Out", "Slope"})
     .SetKernelFn(PD_KERNEL(LinearGeluForward))
     .SetInferShapeFn(PD_INFER_SHAPE(LinearGeluShape))
     .SetInferDtypeFn(PD_INFER_DTYPE(TwoDtypes));
 
 PD_BUILD_GRAD_OP(pe_linear_gelu)
-    .Inputs({"X", "W", "Z", paddle::Grad("Out")})
+    .Inputs({"X", "W", "Slope", paddle::Grad("Out")})
     .Outputs({paddle::Grad("X"), paddle::Grad("W"), paddle::Grad("B")})
     .Attrs({"bf16: bool"})
     .SetKernelFn(PD_KERNEL(LinearGeluBackward));
