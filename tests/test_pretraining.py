@@ -410,3 +410,17 @@ def test_cli_pretrain_runs_resumes_and_exports(tmp_path, tiny_pair, corpus, caps
     assert main(["pretrain", "--model", str(tiny_pair["root"]), "--text", str(tmp_path / "nothing"),
                  "--steps", "1", "--output", str(tmp_path / "bad")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_bf16_pretraining_follows_the_float32_curve(tmp_path, tiny_pair, corpus):
+    from paddle_electra.ops import build
+
+    if build.load() is None or build.bf16_unavailable_reason():
+        pytest.skip(f"bf16 GEMMs unavailable: {build.bf16_unavailable_reason()}")
+    run_pretraining_quiet(tiny_pair["root"], corpus, 6, tmp_path / "fp32")
+    run_pretraining_quiet(tiny_pair["root"], corpus, 6, tmp_path / "bf16", bf16=True)
+    fp32, bf16 = (_curve(tmp_path / arm) for arm in ("fp32", "bf16"))
+    assert fp32.keys() == bf16.keys()
+    assert [e["loss"] for e in fp32.values()] != [e["loss"] for e in bf16.values()]  # bf16 GEMMs did run
+    for step, entry in fp32.items():
+        assert abs(bf16[step]["loss"] - entry["loss"]) < 0.02 * entry["loss"], step
