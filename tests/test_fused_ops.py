@@ -434,3 +434,18 @@ def test_fused_adamw_update_is_the_seed_update_in_place():
     as_f64 = paddle.to_tensor(param.astype("float64"))
     assert not seed_adamw_update(as_f64, *tensors[1:], lr, b1, b2, eps, decay, scale)
     np.testing.assert_array_equal(as_f64.numpy(), param.astype("float64"))
+
+
+def test_the_loop_freezes_the_gc_only_while_it_trains(tmp_path):
+    import gc
+
+    from paddle_electra.training.loop import FineTuner, LoopConfig, frozen_gc
+
+    batch = _batch()
+    run = FineTuner(_tiny_classifier(), 2, tmp_path / "run", LoopConfig(epochs=1),
+                    lambda epoch: [batch], lambda model, b: F.cross_entropy(model(input_ids=b[0]), b[1]))
+    with frozen_gc():
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    run.train()
+    assert run.state.global_step == 1 and gc.get_freeze_count() == 0

@@ -9,6 +9,7 @@ a write leaves the previous checkpoint as the latest complete one.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import math
@@ -60,6 +61,18 @@ class TrainState:
     best_step: int | None = None
     loss_scale: float = 2.0**15
     good_steps: int = 0
+
+
+@contextlib.contextmanager
+def frozen_gc() -> Any:
+    """The objects alive before training (model, data, optimizer state) out of the cyclic GC's generations while
+    the loop runs: rescanning them took ~2 % of a CPU step. Unfrozen afterwards; reference counting frees as ever."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def parallel_env() -> tuple[int, int]:
@@ -277,31 +290,32 @@ class FineTuner:
         per_step = self.config.grad_accumulation * self.world
         progress = tqdm(total=self.total_steps, initial=self.state.global_step, desc="fine-tuning",
                         unit="step", disable=None if self.rank == 0 else True, dynamic_ncols=True)
-        started, steps_run = time.time(), 0
-        while self.state.global_step < self.total_steps:
-            epoch, offset = divmod(self.state.global_step, self.steps_per_epoch)
-            batches = self.batches_for_epoch(epoch)
-            for step_in_epoch in range(offset, self.steps_per_epoch):
-                if self.state.global_step >= self.total_steps:
-                    break
-                group = batches[step_in_epoch * per_step:(step_in_epoch + 1) * per_step][self.rank::self.world]
-                lr = self.optimizer.get_lr()
-                loss = self._train_step(group)
-                self.state.global_step += 1
-                pause_point("train-step")
-                steps_run += 1
-                progress.update(1)
-                progress.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
-                if self.state.global_step % self.config.log_every_steps == 0 or self.state.global_step == 1:
-                    self._record(step=self.state.global_step, loss=loss, lr=lr, grad_norm=self.last_grad_norm,
-                                 elapsed_s=round(time.time() - started, 2))
-                if self.config.save_every_steps and self.state.global_step % self.config.save_every_steps == 0:
-                    self.save_checkpoint()
-                if stop_after_steps is not None and steps_run >= stop_after_steps:
-                    progress.close()
-                    return self.state
-            if self.state.global_step % self.steps_per_epoch == 0 or self.state.global_step >= self.total_steps:
-                self._end_of_epoch(epoch)
-                self.save_if_unsaved()  # unless save_every_steps just did
-        progress.close()
-        return self.state
+        with frozen_gc():
+            started, steps_run = time.time(), 0
+            while self.state.global_step < self.total_steps:
+                epoch, offset = divmod(self.state.global_step, self.steps_per_epoch)
+                batches = self.batches_for_epoch(epoch)
+                for step_in_epoch in range(offset, self.steps_per_epoch):
+                    if self.state.global_step >= self.total_steps:
+                        break
+                    group = batches[step_in_epoch * per_step:(step_in_epoch + 1) * per_step][self.rank::self.world]
+                    lr = self.optimizer.get_lr()
+                    loss = self._train_step(group)
+                    self.state.global_step += 1
+                    pause_point("train-step")
+                    steps_run += 1
+                    progress.update(1)
+                    progress.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
+                    if self.state.global_step % self.config.log_every_steps == 0 or self.state.global_step == 1:
+                        self._record(step=self.state.global_step, loss=loss, lr=lr, grad_norm=self.last_grad_norm,
+                                     elapsed_s=round(time.time() - started, 2))
+                    if self.config.save_every_steps and self.state.global_step % self.config.save_every_steps == 0:
+                        self.save_checkpoint()
+                    if stop_after_steps is not None and steps_run >= stop_after_steps:
+                        progress.close()
+                        return self.state
+                if self.state.global_step % self.steps_per_epoch == 0 or self.state.global_step >= self.total_steps:
+                    self._end_of_epoch(epoch)
+                    self.save_if_unsaved()  # unless save_every_steps just did
+            progress.close()
+            return self.state
