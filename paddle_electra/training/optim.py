@@ -130,17 +130,6 @@ class SeedAdamW:
         return norm, factor
 
     @paddle.no_grad()
-    def clip_and_norm(self, grad_scale: float = 1.0) -> float:
-        """Unscale (AMP), then clip all gradients to global norm ``max_grad_norm`` in place; returns the pre-clip
-        norm."""
-        norm, factor = self.norm_and_factor(grad_scale)
-        if factor != 1.0 and math.isfinite(norm):
-            for p in self.params:
-                if p.grad is not None:
-                    p.grad.scale_(factor)
-        return norm
-
-    @paddle.no_grad()
     def step(self, grad_scale: float = 1.0) -> float:
         """Apply one update; returns the global gradient norm (non-finite: update skipped, for AMP).
 
