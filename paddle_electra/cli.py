@@ -245,6 +245,15 @@ def _quickstart(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------ finetune / evaluate
+def _kernel_args(p: argparse.ArgumentParser) -> None:
+    """The training commands' CPU kernel options (finetune and pretrain take the same)."""
+    p.add_argument("--no-fused-kernels", dest="fused_kernels", action="store_false", default=None,
+                   help="train on Paddle's own ops instead of the fused CPU kernels")
+    p.add_argument("--bf16", action="store_true", default=None,
+                   help="CPU: the fused kernels' GEMMs in bfloat16 (float32 weights and accumulation; needs AVX-512 "
+                        "BF16; 1.4-1.5x the float32 step here)")
+
+
 def _finetune_args(p: argparse.ArgumentParser) -> None:
     from .tasks import task_names
 
@@ -262,11 +271,7 @@ def _finetune_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--head", choices=["seed", "paddlenlp"], help="seed heads (default) or PaddleNLP's HF-style heads")
     p.add_argument("--device", choices=["auto", "cpu", "gpu"])
     p.add_argument("--amp", action="store_true", default=None, help="float16 mixed precision (GPU)")
-    p.add_argument("--no-fused-kernels", dest="fused_kernels", action="store_false", default=None,
-                   help="train on Paddle's own ops instead of the fused CPU kernels")
-    p.add_argument("--bf16", action="store_true", default=None,
-                   help="CPU: the fused kernels' GEMMs in bfloat16 (float32 weights and accumulation; needs AVX-512 "
-                        "BF16; ~1.8x the float32 step)")
+    _kernel_args(p)
     p.add_argument("--grad-accumulation", type=int)
     p.add_argument("--save-every-steps", type=int)
     p.add_argument("--no-resume", dest="resume", action="store_false", default=None)
@@ -431,11 +436,7 @@ def _pretrain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grad-accumulation", type=int)
     p.add_argument("--device", choices=["auto", "cpu", "gpu"])
     p.add_argument("--amp", action="store_true", default=None)
-    p.add_argument("--no-fused-kernels", dest="fused_kernels", action="store_false", default=None,
-                   help="train on Paddle's own ops instead of the fused CPU kernels")
-    p.add_argument("--bf16", action="store_true", default=None,
-                   help="CPU: the fused kernels' GEMMs in bfloat16 (float32 weights and accumulation; needs AVX-512 "
-                        "BF16; ~1.8x the float32 step)")
+    _kernel_args(p)
     p.add_argument("--seed", type=int)
     p.add_argument("--export", help="comma-separated extra exports: tf, hf (paddle directories are always written)")
     p.add_argument("--no-resume", dest="resume", action="store_false", default=None)

@@ -122,11 +122,6 @@ void to_bf16(const float *src, uint16_t *dst, int64_t count) {
   for (; i < count; ++i) dst[i] = bf16_bits(src[i]);
 }
 
-// rows x cols block of a row-major matrix with leading dimension ld, packed densely (ld = cols)
-void block_to_bf16(const float *src, int64_t rows, int64_t cols, int64_t ld, uint16_t *dst) {
-  for (int64_t r = 0; r < rows; ++r) to_bf16(src + r * ld, dst + r * cols, cols);
-}
-
 // A bfloat16 scratch tensor from Paddle's allocator (cached between steps, unlike a fresh std::vector)
 uint16_t *scratch(Tensor &holder, int64_t count, const paddle::Place &place) {
   holder = paddle::empty({std::max<int64_t>(count, 1)}, paddle::DataType::BFLOAT16, place);
@@ -184,19 +179,8 @@ inline float fast_exp(float x) {
   return y * __builtin_bit_cast(float, bits);
 }
 
-// erf: Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7, float32's own resolution near 1)
-inline float fast_erf(float x) {
-  const float a = std::fabs(x);
-  const float t = 1.0f / (1.0f + 0.3275911f * a);
-  const float poly =
-      t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
-  const float y = 1.0f - poly * fast_exp(-a * a);
-  return std::copysign(y, x);
-}
-
-inline float gelu(float z) { return 0.5f * z * (1.0f + fast_erf(z * 0.70710678118654752f)); }
-
-// GELU(z) and GELU'(z) from one erf: A&S's exp(-a^2) at a = |z|/sqrt(2) is exp(-z^2/2), the normal density's
+// GELU(z) and GELU'(z) from one erf (Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7, float32's own resolution
+// near 1): its exp(-a^2) at a = |z|/sqrt(2) is exp(-z^2/2), the normal density's
 // own factor, so the slope the backward needs costs the forward two multiplies and the backward only one.
 inline void gelu_and_slope(float z, float &value, float &slope) {
   const float a = std::fabs(z) * 0.70710678118654752f;
@@ -207,6 +191,12 @@ inline void gelu_and_slope(float z, float &value, float &slope) {
   const float cdf2 = 1.0f + std::copysign(1.0f - poly * density, z);  // 1 + erf(z / sqrt(2))
   value = 0.5f * z * cdf2;
   slope = 0.5f * cdf2 + z * 0.39894228040143268f * density;
+}
+
+inline float gelu(float z) {  // the slope, unused, is optimised away
+  float value, slope;
+  gelu_and_slope(z, value, slope);
+  return value;
 }
 
 // column sums of one or two (rows x cols) matrices, per-thread partials then one reduction

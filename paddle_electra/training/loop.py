@@ -50,7 +50,7 @@ class LoopConfig:
     # stream). Paddle's own ops where the kernels cannot be built.
     fused_kernels: bool = True
     # CPU: the fused kernels' GEMMs on bfloat16 copies of their operands, float32 accumulation, weights and
-    # element-wise maths (~1.8x the float32 step on AVX-512 BF16); refused where it cannot run
+    # element-wise maths (1.4-1.5x the float32 step on AVX-512 BF16); refused where it cannot run
     bf16: bool = False
 
 
